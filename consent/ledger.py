@@ -1,0 +1,195 @@
+"""Appending to and verifying the hash-chained consent ledger (rules in consent/rules/ledger.py)."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from consent.models import ConsentEvent, GuardianConsent, ImportBatch, LedgerHead, Notice, Subject
+from consent.rules import ledger as chain
+
+BULK_BATCH = 5_000
+
+
+@dataclass
+class NewEvent:
+    """An event that passed the rules and is ready to be chained and stored."""
+
+    event_id: str
+    subject: Subject
+    kind: str
+    purposes: list[str]
+    mask: int
+    channel: str
+    collected_at: datetime
+    expires_at: datetime | None = None
+    notice: Notice | None = None
+    evidence_hash: str = ""
+    guardian_reference: str = ""
+    age_rule_version: str = ""
+    import_batch: ImportBatch | None = None
+
+
+def append(new_events: list[NewEvent]) -> list[ConsentEvent]:
+    """Chain and store events in the given order; the caller holds the transaction."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("ledger.append must run inside the service's transaction")
+    head = LedgerHead.objects.select_for_update().get(pk=1)
+    recorded_at = timezone.now()
+    sequence, prev_hash = head.sequence, head.hash
+    rows = []
+    for new in new_events:
+        sequence += 1
+        digest = chain.personal_digest(
+            salt=new.subject.salt,
+            subject_reference=new.subject.reference,
+            guardian_reference=new.guardian_reference,
+        )
+        payload = chain.event_payload(
+            sequence=sequence,
+            event_id=new.event_id,
+            subject_key=str(new.subject.key),
+            kind=new.kind,
+            purposes=new.purposes,
+            notice=new.notice.label if new.notice else None,
+            channel=new.channel,
+            collected_at=new.collected_at,
+            expires_at=new.expires_at,
+            recorded_at=recorded_at,
+            evidence_hash=new.evidence_hash,
+            age_rule_version=new.age_rule_version,
+            personal_digest=digest,
+            prev_hash=prev_hash,
+        )
+        prev_hash = chain.event_hash(payload)
+        rows.append(
+            ConsentEvent(
+                sequence=sequence,
+                event_id=new.event_id,
+                subject=new.subject,
+                kind=new.kind,
+                purposes=sorted(new.purposes),
+                purpose_mask=new.mask,
+                notice=new.notice,
+                channel=new.channel,
+                collected_at=new.collected_at,
+                expires_at=new.expires_at,
+                recorded_at=recorded_at,
+                evidence_hash=new.evidence_hash,
+                age_rule_version=new.age_rule_version,
+                personal_digest=digest,
+                prev_hash=payload["prev_hash"],
+                hash=prev_hash,
+                import_batch=new.import_batch,
+            )
+        )
+    # Both supported databases return primary keys from bulk inserts (SQLite >= 3.35).
+    ConsentEvent.objects.bulk_create(rows, batch_size=BULK_BATCH)
+    guardians = [
+        GuardianConsent(event_id=row.pk, reference=new.guardian_reference)
+        for row, new in zip(rows, new_events, strict=True)
+        if new.guardian_reference
+    ]
+    GuardianConsent.objects.bulk_create(guardians, batch_size=BULK_BATCH)
+    LedgerHead.objects.filter(pk=1).update(sequence=sequence, hash=prev_hash)
+    return rows
+
+
+@dataclass
+class LedgerCheck:
+    count: int = 0
+    broken_sequence: int | None = None
+    broken_event_id: str = ""
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_sequence is None
+
+    def summary(self) -> str:
+        if self.ok:
+            return f"OK: {self.count} consent events, chain intact"
+        return (
+            f"BROKEN at event #{self.broken_sequence} (event id {self.broken_event_id}): "
+            + "; ".join(self.reasons)
+        )
+
+
+_VERIFY_FIELDS = (
+    "sequence",
+    "event_id",
+    "subject__key",
+    "subject__reference",
+    "subject__salt",
+    "kind",
+    "purposes",
+    "notice__version",
+    "notice__language",
+    "channel",
+    "collected_at",
+    "expires_at",
+    "recorded_at",
+    "evidence_hash",
+    "age_rule_version",
+    "personal_digest",
+    "prev_hash",
+    "hash",
+    "guardian__reference",
+)
+
+
+def verify() -> LedgerCheck:
+    """Recompute every event's hash in order and stop at the first event that does not match."""
+    check = LedgerCheck()
+    expected_prev = chain.GENESIS_HASH
+    expected_sequence = 0
+    rows = ConsentEvent.objects.order_by("sequence").values_list(*_VERIFY_FIELDS).iterator(chunk_size=20_000)
+    for row in rows:
+        (sequence, event_id, key, reference, salt, kind, purposes, notice_version, notice_language, channel,
+         collected_at, expires_at, recorded_at, evidence_hash, age_rule_version, digest, prev_hash, stored_hash,
+         guardian) = row  # fmt: skip
+        expected_sequence += 1
+        reasons = []
+        if sequence != expected_sequence:
+            reasons.append(f"expected sequence {expected_sequence}: an event is missing or out of place")
+        if prev_hash != expected_prev:
+            reasons.append("its previous-event hash does not match the event before it")
+        if salt:  # not erased: the personal digest must still match the stored references
+            recomputed = chain.personal_digest(
+                salt=salt, subject_reference=reference or "", guardian_reference=guardian or ""
+            )
+            if recomputed != digest:
+                reasons.append("the subject's or guardian's reference no longer matches the recorded digest")
+        payload = chain.event_payload(
+            sequence=sequence,
+            event_id=event_id,
+            subject_key=str(key),
+            kind=kind,
+            purposes=purposes,
+            notice=f"{notice_version}/{notice_language}" if notice_version else None,
+            channel=channel,
+            collected_at=collected_at,
+            expires_at=expires_at,
+            recorded_at=recorded_at,
+            evidence_hash=evidence_hash,
+            age_rule_version=age_rule_version,
+            personal_digest=digest,
+            prev_hash=prev_hash,
+        )
+        if chain.event_hash(payload) != stored_hash:
+            reasons.append("its content does not match its stored hash")
+        if reasons:
+            check.broken_sequence, check.broken_event_id, check.reasons = sequence, event_id, reasons
+            return check
+        check.count += 1
+        expected_prev = stored_hash
+    head = LedgerHead.objects.get(pk=1)
+    if (head.sequence, head.hash) != (expected_sequence, expected_prev):
+        check.broken_sequence = head.sequence
+        check.broken_event_id = "(ledger head)"
+        check.reasons = [
+            f"the ledger head records {head.sequence} events ending in {head.hash[:12]}…, "
+            f"but the stored chain has {expected_sequence} ending in {expected_prev[:12]}…: events were removed"
+        ]
+    return check

@@ -1,0 +1,79 @@
+"""Hashing of the consent ledger.
+
+Every consent event stores the hash of the event before it, and its own hash over a
+canonical JSON of its content (sorted keys, no whitespace, UTF-8), so that changing,
+removing or reordering any stored event breaks the chain at that event.
+
+Erasure (GDPR Art. 17) must remove personal data without breaking the chain. Personal
+fields (the subject's and guardian's references) are therefore not hashed directly: the
+chain covers a *personal digest*, a SHA-256 over those fields salted with a random
+per-subject salt. Erasure deletes the references and the salt and keeps the digest, so the
+chain still verifies while the digest can no longer be linked back to anyone.
+"""
+
+import hashlib
+import json
+from datetime import UTC, datetime
+
+GENESIS_HASH = "0" * 64
+
+
+def canonical_json(value) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def timestamp(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("ledger timestamps must be timezone-aware")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def personal_digest(*, salt: str, subject_reference: str, guardian_reference: str) -> str:
+    fields = {"guardian_reference": guardian_reference, "subject_reference": subject_reference}
+    return sha256_hex(salt.encode("ascii") + canonical_json(fields))
+
+
+def event_payload(
+    *,
+    sequence: int,
+    event_id: str,
+    subject_key: str,
+    kind: str,
+    purposes: list[str],
+    notice: str | None,
+    channel: str,
+    collected_at: datetime,
+    expires_at: datetime | None,
+    recorded_at: datetime,
+    evidence_hash: str,
+    age_rule_version: str,
+    personal_digest: str,
+    prev_hash: str,
+) -> dict:
+    return {
+        "age_rule_version": age_rule_version,
+        "channel": channel,
+        "collected_at": timestamp(collected_at),
+        "event_id": event_id,
+        "evidence_hash": evidence_hash,
+        "expires_at": timestamp(expires_at),
+        "kind": kind,
+        "notice": notice,
+        "personal_digest": personal_digest,
+        "prev_hash": prev_hash,
+        "purposes": sorted(purposes),
+        "recorded_at": timestamp(recorded_at),
+        "sequence": sequence,
+        "subject_key": subject_key,
+    }
+
+
+def event_hash(payload: dict) -> str:
+    return sha256_hex(canonical_json(payload))
+
