@@ -300,7 +300,10 @@ def _erase_items(items: list[DataItem], *, written: list[Path]) -> None:
         if item.feature_file_id:
             by_feature_file.setdefault(item.feature_file_id, (item.feature_file, set()))[1].add(item.pk)
         if item.image:
-            delete_on_commit(Path(item.image.path))
+            # Images are stored content-addressed: another subject's item may hold the same file.
+            shared = DataItem.objects.filter(image=item.image.name).exclude(pk__in=[i.pk for i in items]).exists()
+            if not shared:
+                delete_on_commit(Path(item.image.path))
             item.image = ""
         item.attributes = {}
         item.content_hash = ""
