@@ -8,8 +8,7 @@ from django.utils import timezone
 
 from consent.models import ConsentEvent, GuardianConsent, ImportBatch, LedgerHead, Notice, Subject
 from consent.rules import ledger as chain
-
-BULK_BATCH = 5_000
+from core.bulk import datetime_adapter, db_json, insert_rows
 
 
 @dataclass
@@ -31,69 +30,77 @@ class NewEvent:
     import_batch: ImportBatch | None = None
 
 
-def append(new_events: list[NewEvent]) -> list[ConsentEvent]:
-    """Chain and store events in the given order; the caller holds the transaction."""
+def append(new_events: list[NewEvent]) -> range:
+    """Chain and store events in the given order; returns their sequence numbers.
+
+    The caller holds the transaction. Locking the ledger head serialises appends, so two
+    writers can never chain onto the same previous event.
+    """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("ledger.append must run inside the service's transaction")
     head = LedgerHead.objects.select_for_update().get(pk=1)
     recorded_at = timezone.now()
+    db_datetime = datetime_adapter()
+    recorded_db, recorded_text = db_datetime(recorded_at), chain.timestamp(recorded_at)
+    subject_keys: dict[int, str] = {}
     sequence, prev_hash = head.sequence, head.hash
-    rows = []
-    for new in new_events:
-        sequence += 1
-        digest = chain.personal_digest(
-            salt=new.subject.salt,
-            subject_reference=new.subject.reference,
-            guardian_reference=new.guardian_reference,
-        )
-        payload = chain.event_payload(
-            sequence=sequence,
-            event_id=new.event_id,
-            subject_key=str(new.subject.key),
-            kind=new.kind,
-            purposes=new.purposes,
-            notice=new.notice.label if new.notice else None,
-            channel=new.channel,
-            collected_at=new.collected_at,
-            expires_at=new.expires_at,
-            recorded_at=recorded_at,
-            evidence_hash=new.evidence_hash,
-            age_rule_version=new.age_rule_version,
-            personal_digest=digest,
-            prev_hash=prev_hash,
-        )
-        prev_hash = chain.event_hash(payload)
-        rows.append(
-            ConsentEvent(
+    guardians: dict[int, str] = {}
+    purposes_json: dict[tuple, str] = {}
+
+    def rows():
+        nonlocal sequence, prev_hash
+        for new in new_events:
+            sequence += 1
+            digest = chain.personal_digest(
+                salt=new.subject.salt,
+                subject_reference=new.subject.reference,
+                guardian_reference=new.guardian_reference,
+            )
+            payload = chain.event_payload(
                 sequence=sequence,
                 event_id=new.event_id,
-                subject=new.subject,
+                subject_key=subject_keys.get(new.subject.pk) or subject_keys.setdefault(
+                    new.subject.pk, str(new.subject.key)
+                ),
                 kind=new.kind,
-                purposes=sorted(new.purposes),
-                purpose_mask=new.mask,
-                notice=new.notice,
+                purposes=new.purposes,
+                notice=new.notice.label if new.notice else None,
                 channel=new.channel,
                 collected_at=new.collected_at,
                 expires_at=new.expires_at,
-                recorded_at=recorded_at,
+                recorded_at=recorded_text,
                 evidence_hash=new.evidence_hash,
                 age_rule_version=new.age_rule_version,
                 personal_digest=digest,
-                prev_hash=payload["prev_hash"],
-                hash=prev_hash,
-                import_batch=new.import_batch,
+                prev_hash=prev_hash,
             )
-        )
-    # Both supported databases return primary keys from bulk inserts (SQLite >= 3.35).
-    ConsentEvent.objects.bulk_create(rows, batch_size=BULK_BATCH)
-    guardians = [
-        GuardianConsent(event_id=row.pk, reference=new.guardian_reference)
-        for row, new in zip(rows, new_events, strict=True)
-        if new.guardian_reference
-    ]
-    GuardianConsent.objects.bulk_create(guardians, batch_size=BULK_BATCH)
+            event_hash = chain.event_hash(payload)
+            purposes = tuple(payload["purposes"])
+            if purposes not in purposes_json:
+                purposes_json[purposes] = db_json(payload["purposes"])
+            if new.guardian_reference:
+                guardians[sequence] = new.guardian_reference
+            yield (
+                sequence, new.event_id, new.subject.pk, new.kind, purposes_json[purposes], new.mask,
+                new.notice.pk if new.notice else None, new.channel, db_datetime(new.collected_at),
+                db_datetime(new.expires_at), recorded_db, new.evidence_hash, new.age_rule_version, digest,
+                prev_hash, event_hash, new.import_batch.pk if new.import_batch else None,
+            )  # fmt: skip
+            prev_hash = event_hash
+
+    first = head.sequence + 1
+    insert_rows(ConsentEvent, _EVENT_COLUMNS, rows())
+    if guardians:
+        insert_rows(GuardianConsent, ["event", "reference"], guardians.items())
     LedgerHead.objects.filter(pk=1).update(sequence=sequence, hash=prev_hash)
-    return rows
+    return range(first, sequence + 1)
+
+
+_EVENT_COLUMNS = [
+    "sequence", "event_id", "subject", "kind", "purposes", "purpose_mask", "notice", "channel", "collected_at",
+    "expires_at", "recorded_at", "evidence_hash", "age_rule_version", "personal_digest", "prev_hash", "hash",
+    "import_batch",
+]  # fmt: skip
 
 
 @dataclass
@@ -110,10 +117,7 @@ class LedgerCheck:
     def summary(self) -> str:
         if self.ok:
             return f"OK: {self.count} consent events, chain intact"
-        return (
-            f"BROKEN at event #{self.broken_sequence} (event id {self.broken_event_id}): "
-            + "; ".join(self.reasons)
-        )
+        return f"BROKEN at event #{self.broken_sequence} (event id {self.broken_event_id}): " + "; ".join(self.reasons)
 
 
 _VERIFY_FIELDS = (

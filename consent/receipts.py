@@ -47,9 +47,7 @@ def consent_receipt(subject: Subject, *, at=None) -> dict:
                 "piiCategory": PII_CATEGORIES,
                 "primaryPurpose": purpose in (Purpose.EVALUATION, Purpose.BIAS_AUDIT),
                 "termination": (
-                    f"Expires {grant.expires_at.isoformat()} or on withdrawal"
-                    if grant.expires_at
-                    else "On withdrawal"
+                    f"Expires {grant.expires_at.isoformat()} or on withdrawal" if grant.expires_at else "On withdrawal"
                 ),
                 "thirdPartyDisclosure": False,
             }

@@ -36,11 +36,7 @@ def consent_state(subject: Subject, at: datetime) -> dict[Purpose, PurposeState]
         for event in events:
             if event[1] & purpose.bit:
                 latest = event
-        active = (
-            latest is not None
-            and latest[0] == EventKind.GRANT
-            and (latest[3] is None or latest[3] > at)
-        )
+        active = latest is not None and latest[0] == EventKind.GRANT and (latest[3] is None or latest[3] > at)
         states[purpose] = PurposeState(
             purpose=purpose,
             active=active,
@@ -107,4 +103,3 @@ def item_attributes(*, actor: Actor, items: QuerySet) -> dict[int, dict]:
             after={"item_ids": sorted(values)[:1000], "count": len(values)},
         )
     return values
-

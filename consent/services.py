@@ -28,11 +28,12 @@ from consent.rules.attribute_schema import SchemaError
 from consent.rules.countries import normalise_country
 from consent.rules.ledger import sha256_hex
 from consent.rules.licences import normalise_licence
-from consent.rules.purposes import parse_purposes, purposes_of
+from consent.rules.purposes import parse_purposes, purpose_values_of
 from core import audit_log
 from core.audit_log import Actor
 from core.files import delete_on_commit, removed_unless_committed
 
+CHANNELS = frozenset(Channel.values)
 EVENT_ID_CONFLICT = "event id {event_id!r} is already recorded with different content"
 
 
@@ -118,9 +119,7 @@ def subject_facts(subject: Subject) -> rules.SubjectFacts:
 
 
 def notice_facts(notice: Notice) -> rules.NoticeFacts:
-    return rules.NoticeFacts(
-        label=notice.label, purposes=frozenset(notice.purposes), published_at=notice.published_at
-    )
+    return rules.NoticeFacts(label=notice.label, purposes=frozenset(notice.purposes), published_at=notice.published_at)
 
 
 def _record_event(
@@ -137,7 +136,7 @@ def _record_event(
     evidence_hash: str = "",
     guardian_reference: str = "",
 ) -> ConsentEvent:
-    if channel not in Channel.values:
+    if channel not in CHANNELS:
         raise RuleViolation([("channel", f"unknown channel {channel!r}; use one of {', '.join(Channel.values)}")])
     parsed = tuple(_parse_or_violate("purposes", parse_purposes, purposes))
     collected_at = collected_at or timezone.now()
@@ -163,13 +162,13 @@ def _record_event(
         )
         if not verdict.ok:
             raise RuleViolation(verdict.problems)
-        [event] = ledger.append(
+        [sequence] = ledger.append(
             [
                 ledger.NewEvent(
                     event_id=event_id,
                     subject=subject,
                     kind=kind,
-                    purposes=[p.value for p in purposes_of(verdict.mask)],
+                    purposes=purpose_values_of(verdict.mask),
                     mask=verdict.mask,
                     channel=channel,
                     collected_at=collected_at,
@@ -181,6 +180,7 @@ def _record_event(
                 )
             ]
         )
+        event = ConsentEvent.objects.get(pk=sequence)
         audit_log.record(
             actor=actor,
             action=f"consent.{kind}",
@@ -413,4 +413,3 @@ def add_source(
             actor=actor, action="source.add", object_type="source", object_id=source.pk, after=source.audit_view()
         )
     return source
-

@@ -1,6 +1,7 @@
 """Atomic import of consent events: every row is checked first, and one bad row writes nothing."""
 
 import secrets
+from functools import cache
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -15,9 +16,10 @@ from consent.importing.common import check_columns, chunks, column, parse_times
 from consent.models import Channel, ConsentEvent, ImportBatch, Notice, Subject
 from consent.rules import events as rules
 from consent.rules.countries import normalise_country
-from consent.rules.purposes import ALL_PURPOSES_MASK, mask_of, parse_purposes, purposes_of
+from consent.rules.purposes import ALL_PURPOSES_MASK, mask_of, parse_purposes, purpose_values_of
 from core import audit_log
 from core.audit_log import Actor
+from core.bulk import db_date, db_datetime, db_uuid, insert_rows, rows_where_in
 
 REQUIRED = {"event_id", "subject", "kind", "channel", "collected_at"}
 OPTIONAL = {
@@ -25,6 +27,7 @@ OPTIONAL = {
     "expires_at", "evidence_hash", "guardian",
 }  # fmt: skip
 
+CHANNELS = frozenset(Channel.values)
 EMPTY_VALUE = "{field} is empty"
 UNKNOWN_CHANNEL = "unknown channel {value!r}; use one of " + ", ".join(Channel.values)
 UNKNOWN_NOTICE = "no notice {value!r} has been published"
@@ -45,6 +48,19 @@ class ConsentImportResult:
     created: int
     unchanged: int
     new_subjects: int
+
+
+@dataclass
+class _NewSubject:
+    """A subject first seen in this file; lighter than a model instance for large imports."""
+
+    key: uuid.UUID
+    reference: str
+    jurisdiction: str
+    birth_month: date
+    salt: str
+    pk: int | None = None
+    erased_at: None = None
 
 
 @dataclass
@@ -69,7 +85,9 @@ class _Row:
                 self.evidence_hash, self.guardian)  # fmt: skip
 
 
-def import_consent_events(*, actor: Actor, frame: pd.DataFrame, source_name: str, source_sha256: str) -> ConsentImportResult:
+def import_consent_events(
+    *, actor: Actor, frame: pd.DataFrame, source_name: str, source_sha256: str
+) -> ConsentImportResult:
     check_columns(frame, required=REQUIRED, optional=OPTIONAL)
     problems: list[ImportProblem] = []
     now = timezone.now()
@@ -90,14 +108,14 @@ def import_consent_events(*, actor: Actor, frame: pd.DataFrame, source_name: str
             unchanged=unchanged,
             actor_label=actor.label,
         )
-        Subject.objects.bulk_create(new_subjects, batch_size=ledger.BULK_BATCH)
+        _insert_subjects(new_subjects)
         ledger.append(
             [
                 ledger.NewEvent(
                     event_id=row.event_id,
                     subject=subjects[row.subject],
                     kind=row.kind,
-                    purposes=[p.value for p in purposes_of(row.mask)],
+                    purposes=purpose_values_of(row.mask),
                     mask=row.mask,
                     channel=row.channel,
                     collected_at=row.collected_at,
@@ -123,6 +141,23 @@ def import_consent_events(*, actor: Actor, frame: pd.DataFrame, source_name: str
     )
 
 
+def _insert_subjects(subjects: list[_NewSubject]) -> None:
+    """Insert new subjects and set their primary keys, which the ledger rows refer to."""
+    created = db_datetime(timezone.now())
+    last_id = Subject.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    insert_rows(
+        Subject,
+        ["key", "reference", "jurisdiction", "birth_month", "salt", "created_at"],
+        ((db_uuid(s.key), s.reference, s.jurisdiction, db_date(s.birth_month), s.salt, created) for s in subjects),
+    )
+    by_reference = {s.reference: s for s in subjects}
+    # Only this transaction can have inserted these references, so reading back the ids
+    # above the previous maximum finds them all.
+    for pk, reference in Subject.objects.filter(pk__gt=last_id).values_list("pk", "reference").iterator(50_000):
+        if reference in by_reference:
+            by_reference[reference].pk = pk
+
+
 def _parse_rows(frame: pd.DataFrame, problems: list[ImportProblem]) -> list[_Row | None]:
     collected = parse_times(column(frame, "collected_at"), "collected_at", problems)
     expires = parse_times(column(frame, "expires_at"), "expires_at", problems)
@@ -143,7 +178,7 @@ def _parse_rows(frame: pd.DataFrame, problems: list[ImportProblem]) -> list[_Row
                 problems.append(ImportProblem(number, field, EMPTY_VALUE.format(field=field)))
         if kind and kind not in rules.KINDS:
             problems.append(ImportProblem(number, "kind", rules.UNKNOWN_KIND.format(value=kind)))
-        if channel and channel not in Channel.values:
+        if channel and channel not in CHANNELS:
             problems.append(ImportProblem(number, "channel", UNKNOWN_CHANNEL.format(value=channel)))
         if at is None and not column_problem(problems, before, number, "collected_at"):
             problems.append(ImportProblem(number, "collected_at", EMPTY_VALUE.format(field="collected_at")))
@@ -164,12 +199,22 @@ def _parse_rows(frame: pd.DataFrame, problems: list[ImportProblem]) -> list[_Row
         if len(problems) > before:
             rows.append(None)
             continue
-        mask = ALL_PURPOSES_MASK if kind == rules.ERASURE or (kind == rules.WITHDRAWAL and not purposes) else mask_of(purposes)
+        covers_all = kind == rules.ERASURE or (kind == rules.WITHDRAWAL and not purposes)
+        mask = ALL_PURPOSES_MASK if covers_all else mask_of(purposes)
         rows.append(
             _Row(
-                number=number, event_id=event_id, subject=subject, kind=kind, purposes=purposes, mask=mask,
-                channel=channel, collected_at=at, expires_at=until, notice=notice,
-                evidence_hash=evidence.lower(), guardian=guardian,
+                number=number,
+                event_id=event_id,
+                subject=subject,
+                kind=kind,
+                purposes=purposes,
+                mask=mask,
+                channel=channel,
+                collected_at=at,
+                expires_at=until,
+                notice=notice,
+                evidence_hash=evidence.lower(),
+                guardian=guardian,
             )  # fmt: skip
         )
     return rows
@@ -198,24 +243,37 @@ def _find_notice(notices, version: str, language: str) -> tuple[Notice | None, s
     return None, AMBIGUOUS_NOTICE.format(version=version, languages=", ".join(sorted(languages)))
 
 
-def _parse_birth_month(value: str) -> date:
-    year, month = value[:7].split("-")
-    return date(int(year), int(month), 1)
+@cache
+def _birth_month(value: str) -> date | None:
+    if len(value) == 10:  # a full date: keep only the month (data minimisation)
+        value = value[:7]
+    try:
+        year, month = value.split("-")
+        return date(int(year), int(month), 1)
+    except ValueError:
+        return None
 
 
-def _resolve_subjects(frame, rows, problems, now) -> tuple[dict[str, Subject], list[Subject]]:
+@cache
+def _country(value: str) -> tuple[str | None, str]:
+    try:
+        return normalise_country(value), ""
+    except ValueError as exc:
+        return None, str(exc)
+
+
+def _resolve_subjects(frame, rows, problems, now) -> tuple[dict[str, Subject | _NewSubject], list[_NewSubject]]:
     """Existing subjects by reference, plus new ones built from the file's jurisdiction and birth month."""
     references = {row.subject for row in rows if row is not None}
     subjects: dict[str, Subject] = {}
-    for batch in chunks(references):
-        for subject in Subject.objects.filter(reference__in=batch).only(
-            "id", "key", "reference", "salt", "jurisdiction", "birth_month", "erased_at"
-        ):
+    known_ids = [pk for pk, _ in rows_where_in(Subject, ["pk", "reference"], "reference", references)]
+    for batch in chunks(known_ids):
+        for subject in Subject.objects.filter(pk__in=batch):
             subjects[subject.reference] = subject
     jurisdictions = column(frame, "jurisdiction")
     birth_months = column(frame, "birth_month")
-    new: dict[str, Subject] = {}
-    seen_facts: dict[str, tuple[int, str, date | None]] = {}
+    today = now.date()
+    new: dict[str, _NewSubject] = {}
     for row in rows:
         if row is None:
             continue
@@ -223,34 +281,30 @@ def _resolve_subjects(frame, rows, problems, now) -> tuple[dict[str, Subject], l
         jurisdiction, birth_text = jurisdictions[index], birth_months[index]
         country = birth = None
         if jurisdiction:
-            try:
-                country = normalise_country(jurisdiction)
-            except ValueError as exc:
-                problems.append(ImportProblem(row.number, "jurisdiction", str(exc)))
+            country, error = _country(jurisdiction)
+            if error:
+                problems.append(ImportProblem(row.number, "jurisdiction", error))
         if birth_text:
-            try:
-                birth = _parse_birth_month(birth_text)
-            except ValueError:
+            birth = _birth_month(birth_text)
+            if birth is None:
                 problems.append(ImportProblem(row.number, "birth_month", BAD_BIRTH_MONTH.format(value=birth_text)))
-            else:
-                if birth > now.date():
+            elif birth > today:
                     problems.append(
                         ImportProblem(row.number, "birth_month", FUTURE_BIRTH_MONTH.format(value=birth_text))
                     )
         known = subjects.get(row.subject) or new.get(row.subject)
         if known is None:
             if country is None or birth is None:
-                for field, value in (("jurisdiction", country), ("birth_month", birth)):
-                    if value is None and not column_problem(problems, 0, row.number, field):
+                for field, value, text in (("jurisdiction", country, jurisdiction), ("birth_month", birth, birth_text)):
+                    if value is None and not text:  # a bad value was reported above
                         problems.append(
                             ImportProblem(row.number, field, NEW_SUBJECT_NEEDS.format(subject=row.subject, field=field))
                         )
                 continue
-            new[row.subject] = Subject(
+            new[row.subject] = _NewSubject(
                 key=uuid.uuid4(), reference=row.subject, jurisdiction=country, birth_month=birth,
                 salt=secrets.token_hex(16),
             )  # fmt: skip
-            seen_facts[row.subject] = (row.number, country, birth)
             continue
         for field, value, stored in (
             ("jurisdiction", country, known.jurisdiction),
@@ -261,7 +315,8 @@ def _resolve_subjects(frame, rows, problems, now) -> tuple[dict[str, Subject], l
                 given = value.strftime("%Y-%m") if isinstance(value, date) else value
                 problems.append(
                     ImportProblem(
-                        row.number, field,
+                        row.number,
+                        field,
                         SUBJECT_FACT_CONFLICT.format(field=field, value=given, known=shown, subject=row.subject),
                     )  # fmt: skip
                 )
@@ -277,9 +332,10 @@ def _drop_known_events(rows, problems) -> tuple[list[_Row], int]:
         "event_id", "subject__reference", "kind", "purpose_mask", "channel", "collected_at", "expires_at",
         "notice__version", "notice__language", "evidence_hash", "guardian__reference",
     )  # fmt: skip
-    for batch in chunks({row.event_id for row in valid}):
+    recorded = [pk for (pk,) in rows_where_in(ConsentEvent, ["pk"], "event_id", {row.event_id for row in valid})]
+    for batch in chunks(recorded):
         for (event_id, reference, kind, mask, channel, at, until, version, language, evidence,
-             guardian) in ConsentEvent.objects.filter(event_id__in=batch).values_list(*fields):  # fmt: skip
+             guardian) in ConsentEvent.objects.filter(pk__in=batch).values_list(*fields):  # fmt: skip
             notice = (version, language) if version else None
             stored[event_id] = None if reference is None else (
                 reference, kind, mask, channel, at, until, notice, evidence, guardian or ""
@@ -300,7 +356,9 @@ def _drop_known_events(rows, problems) -> tuple[list[_Row], int]:
         if first is not None:
             if first.identity() != row.identity():
                 problems.append(
-                    ImportProblem(row.number, "event_id", DUPLICATE_IN_FILE.format(event_id=row.event_id, first=first.number))
+                    ImportProblem(
+                        row.number, "event_id", DUPLICATE_IN_FILE.format(event_id=row.event_id, first=first.number)
+                    )
                 )
             else:
                 unchanged += 1
@@ -337,13 +395,20 @@ def _check_rules(rows: list[_Row], subjects: dict[str, Subject], problems, now) 
             notice = notice_cache.get(row.notice.pk)
             if notice is None:
                 notice = notice_cache[row.notice.pk] = rules.NoticeFacts(
-                    label=row.notice.label, purposes=frozenset(row.notice.purposes), published_at=row.notice.published_at
+                    label=row.notice.label,
+                    purposes=frozenset(row.notice.purposes),
+                    published_at=row.notice.published_at,
                 )
         past = history.setdefault(subject.pk or row.subject, [])
         verdict = rules.check_event(
             rules.ProposedEvent(
-                kind=row.kind, purposes=row.purposes, collected_at=row.collected_at, expires_at=row.expires_at,
-                notice=notice, guardian_reference=row.guardian, evidence_hash=row.evidence_hash,
+                kind=row.kind,
+                purposes=row.purposes,
+                collected_at=row.collected_at,
+                expires_at=row.expires_at,
+                notice=notice,
+                guardian_reference=row.guardian,
+                evidence_hash=row.evidence_hash,
             ),  # fmt: skip
             subject=facts,
             history=past,

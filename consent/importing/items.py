@@ -17,12 +17,14 @@ from consent.models import DataItem, Dataset, ImportBatch, ItemKind, Subject
 from consent.rules.ledger import canonical_json, sha256_hex
 from core import audit_log
 from core.audit_log import Actor
+from core.bulk import rows_where_in
 from core.files import removed_unless_committed
 
 REQUIRED = {"item_ref", "subject", "source", "kind"}
 OPTIONAL = {"content_hash", "image_path"}
 FEATURE_PREFIX = "feature_"
 
+ITEM_KINDS = frozenset(ItemKind.values)
 EMPTY_VALUE = "{field} is empty"
 UNKNOWN_SUBJECT = "no subject with reference {value!r}; import their consent first"
 ERASED_SUBJECT = "subject {value!r} has been erased"
@@ -96,8 +98,13 @@ def import_items(
     unchanged = 0
     limit = settings.MAX_IMAGE_PIXELS
     for index, (item_ref, subject_ref, source, kind) in enumerate(
-        zip(column(frame, "item_ref"), column(frame, "subject"), column(frame, "source"), column(frame, "kind"),
-            strict=True)  # fmt: skip
+        zip(
+            column(frame, "item_ref"),
+            column(frame, "subject"),
+            column(frame, "source"),
+            column(frame, "kind"),
+            strict=True,
+        )  # fmt: skip
     ):
         number = index + 1
         before = len(problems)
@@ -119,9 +126,11 @@ def import_items(
             problem("subject", ERASED_SUBJECT.format(value=subject_ref))
         if source and source not in sources:
             problem("source", UNKNOWN_SOURCE.format(dataset=dataset, value=source))
-        if kind and kind not in ItemKind.values:
+        if kind and kind not in ITEM_KINDS:
             problem("kind", UNKNOWN_KIND.format(value=kind))
-        cleaned, attribute_problems = schema.validate({name: values[index] for name, values in attribute_values.items()})
+        cleaned, attribute_problems = schema.validate(
+            {name: values[index] for name, values in attribute_values.items()}
+        )
         for field, message in attribute_problems:
             problem(field, message)
 
@@ -146,8 +155,15 @@ def import_items(
             continue
         items.append(
             _Item(
-                number=number, item_ref=item_ref, subject_id=subject[0], source_id=sources[source], kind=kind,
-                content_hash=actual_hash, attributes=cleaned, features=item_features, image_file=image_file,
+                number=number,
+                item_ref=item_ref,
+                subject_id=subject[0],
+                source_id=sources[source],
+                kind=kind,
+                content_hash=actual_hash,
+                attributes=cleaned,
+                features=item_features,
+                image_file=image_file,
                 image_suffix=suffix,
             )  # fmt: skip
         )
@@ -177,13 +193,21 @@ def _write(actor, dataset, items, rows, unchanged, feature_columns, source_name,
                     written.append(target)
             objects.append(
                 DataItem(
-                    dataset=dataset, item_ref=item.item_ref, subject_id=item.subject_id, source_id=item.source_id,
-                    kind=item.kind, content_hash=item.content_hash, attributes=item.attributes, image=image_name,
+                    dataset=dataset,
+                    item_ref=item.item_ref,
+                    subject_id=item.subject_id,
+                    source_id=item.source_id,
+                    kind=item.kind,
+                    content_hash=item.content_hash,
+                    attributes=item.attributes,
+                    image=image_name,
                     import_batch=batch,
                 )  # fmt: skip
             )
         DataItem.objects.bulk_create(objects, batch_size=5_000)
-        tabular = [(obj.pk, item.features) for obj, item in zip(objects, items, strict=True) if item.features is not None]
+        tabular = [
+            (obj.pk, item.features) for obj, item in zip(objects, items, strict=True) if item.features is not None
+        ]
         if tabular:
             frame = pd.DataFrame([values for _, values in tabular], columns=feature_columns)
             frame.insert(0, features.ITEM_ID, [pk for pk, _ in tabular])
@@ -197,13 +221,8 @@ def _write(actor, dataset, items, rows, unchanged, feature_columns, source_name,
 
 
 def _subjects(references: set[str]) -> dict[str, tuple[int, bool]]:
-    found = {}
-    for batch in chunks(references - {""}):
-        for pk, reference, erased_at in Subject.objects.filter(reference__in=batch).values_list(
-            "pk", "reference", "erased_at"
-        ):
-            found[reference] = (pk, erased_at is not None)
-    return found
+    rows = rows_where_in(Subject, ["pk", "reference", "erased_at"], "reference", references - {""})
+    return {reference: (pk, erased_at is not None) for pk, reference, erased_at in rows}
 
 
 def _existing_items(dataset: Dataset, refs: set[str]) -> dict[str, tuple]:

@@ -9,6 +9,7 @@ event records the version that was applied to it.
 import calendar
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 GDPR_DEFAULT_AGE = 16
 
@@ -50,16 +51,13 @@ def youngest_age_at(birth: date, on: date) -> int:
     Only the birth year and month are stored, so the person could have been born on any day
     of that month; deciding on the youngest age they could be never lets a minor through.
     """
-    last_day = calendar.monthrange(birth.year, birth.month)[1]
-    latest_birth = birth.replace(day=last_day)
-    years = on.year - latest_birth.year
-    if (on.month, on.day) < (latest_birth.month, latest_birth.day):
+    years = on.year - birth.year
+    if on.month < birth.month or on.month == birth.month and on.day < calendar.monthrange(birth.year, birth.month)[1]:
         years -= 1
     return years
 
 
-@dataclass(frozen=True)
-class GuardianRequirement:
+class GuardianRequirement(NamedTuple):
     required: bool
     age: int
     age_of_consent: int

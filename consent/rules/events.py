@@ -4,8 +4,8 @@ Pure functions over plain values: the single-event services and the bulk importe
 call `check_event`, so a form, the API and a million-row file follow the same rules.
 """
 
-from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
 from consent.rules.age_of_consent import CURRENT as CURRENT_AGE_TABLE
 from consent.rules.age_of_consent import guardian_requirement
@@ -33,29 +33,25 @@ BAD_EVIDENCE_HASH = "evidence hash must be 64 hexadecimal characters (SHA-256), 
 HEX = set("0123456789abcdef")
 
 
-@dataclass(frozen=True)
-class NoticeFacts:
+class NoticeFacts(NamedTuple):
     label: str
     purposes: frozenset[str]
     published_at: datetime
 
 
-@dataclass(frozen=True)
-class SubjectFacts:
+class SubjectFacts(NamedTuple):
     jurisdiction: str
     birth_month: date
     erased: bool
 
 
-@dataclass(frozen=True)
-class PastEvent:
+class PastEvent(NamedTuple):
     collected_at: datetime
     kind: str
     mask: int
 
 
-@dataclass(frozen=True)
-class ProposedEvent:
+class ProposedEvent(NamedTuple):
     kind: str
     purposes: tuple[Purpose, ...]
     collected_at: datetime
@@ -65,8 +61,7 @@ class ProposedEvent:
     evidence_hash: str = ""
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     problems: list[tuple[str, str]]
     mask: int
     age_rule_version: str

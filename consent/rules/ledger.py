@@ -18,25 +18,32 @@ from datetime import UTC, datetime
 GENESIS_HASH = "0" * 64
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _CANONICAL.encode(value).encode("utf-8")
 
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def timestamp(value: datetime | None) -> str | None:
-    if value is None:
-        return None
+def timestamp(value: datetime | str | None) -> str | None:
+    """ISO 8601 in UTC with microseconds; a string is taken as already formatted by this function."""
+    if value is None or isinstance(value, str):
+        return value
     if value.tzinfo is None:
         raise ValueError("ledger timestamps must be timezone-aware")
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="microseconds")
 
 
 def personal_digest(*, salt: str, subject_reference: str, guardian_reference: str) -> str:
-    fields = {"guardian_reference": guardian_reference, "subject_reference": subject_reference}
-    return sha256_hex(salt.encode("ascii") + canonical_json(fields))
+    # Length prefixes make the encoding unambiguous whatever characters the references hold.
+    text = f"{salt}|{len(subject_reference)}:{subject_reference}|{len(guardian_reference)}:{guardian_reference}"
+    return sha256_hex(text.encode("utf-8"))
 
 
 def event_payload(
@@ -76,4 +83,3 @@ def event_payload(
 
 def event_hash(payload: dict) -> str:
     return sha256_hex(canonical_json(payload))
-

@@ -15,14 +15,15 @@ class Purpose(StrEnum):
 
     @property
     def bit(self) -> int:
-        return 1 << list(Purpose).index(self)
+        return _BITS[self]
 
     @property
     def label(self) -> str:
         return self.value.replace("_", " ").capitalize()
 
 
-ALL_PURPOSES_MASK = sum(p.bit for p in Purpose)
+_BITS = {purpose: 1 << position for position, purpose in enumerate(Purpose)}
+ALL_PURPOSES_MASK = sum(_BITS.values())
 
 UNKNOWN_PURPOSE = "unknown purpose {value!r}; known purposes are {known}"
 
@@ -43,8 +44,24 @@ def parse_purposes(values) -> list[Purpose]:
 
 
 def mask_of(purposes) -> int:
-    return sum(Purpose(p).bit for p in set(purposes))
+    mask = 0
+    for purpose in purposes:
+        try:
+            mask |= _BITS[purpose]  # a Purpose and its string value hash alike
+        except KeyError:
+            known = ", ".join(p.value for p in Purpose)
+            raise ValueError(UNKNOWN_PURPOSE.format(value=purpose, known=known)) from None
+    return mask
 
 
 def purposes_of(mask: int) -> list[Purpose]:
-    return [p for p in Purpose if mask & p.bit]
+    return list(_PURPOSES_OF[mask])
+
+
+def purpose_values_of(mask: int) -> list[str]:
+    """The purposes in `mask` as strings, in canonical order."""
+    return list(_VALUES_OF[mask])
+
+
+_PURPOSES_OF = [tuple(p for p in Purpose if mask & _BITS[p]) for mask in range(ALL_PURPOSES_MASK + 1)]
+_VALUES_OF = [tuple(p.value for p in purposes) for purposes in _PURPOSES_OF]

@@ -12,7 +12,7 @@ class Command(BaseCommand):
     help = "Publish a version of the consent notice (its text and the purposes it offers)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--version", dest="notice_version", required=True)
+        parser.add_argument("--notice-version", dest="notice_version", required=True)
         parser.add_argument("--language", required=True, help="BCP 47 tag, e.g. en")
         parser.add_argument("--title", required=True)
         parser.add_argument("--text-file", type=Path, required=True)
