@@ -1,10 +1,10 @@
 """Atomic import of consent events: every row is checked first, and one bad row writes nothing."""
 
 import secrets
-from functools import cache
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 
 import pandas as pd
 from django.db import transaction
@@ -19,7 +19,7 @@ from consent.rules.countries import normalise_country
 from consent.rules.purposes import ALL_PURPOSES_MASK, mask_of, parse_purposes, purpose_values_of
 from core import audit_log
 from core.audit_log import Actor
-from core.bulk import db_date, db_datetime, db_uuid, insert_rows, rows_where_in
+from core.bulk import date_adapter, db_datetime, insert_rows, paused_gc, rows_where_in, uuid_adapter
 
 REQUIRED = {"event_id", "subject", "kind", "channel", "collected_at"}
 OPTIONAL = {
@@ -88,6 +88,11 @@ class _Row:
 def import_consent_events(
     *, actor: Actor, frame: pd.DataFrame, source_name: str, source_sha256: str
 ) -> ConsentImportResult:
+    with paused_gc():
+        return _import(actor=actor, frame=frame, source_name=source_name, source_sha256=source_sha256)
+
+
+def _import(*, actor: Actor, frame: pd.DataFrame, source_name: str, source_sha256: str) -> ConsentImportResult:
     check_columns(frame, required=REQUIRED, optional=OPTIONAL)
     problems: list[ImportProblem] = []
     now = timezone.now()
@@ -144,6 +149,7 @@ def import_consent_events(
 def _insert_subjects(subjects: list[_NewSubject]) -> None:
     """Insert new subjects and set their primary keys, which the ledger rows refer to."""
     created = db_datetime(timezone.now())
+    db_uuid, db_date = uuid_adapter(), date_adapter()
     last_id = Subject.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     insert_rows(
         Subject,

@@ -17,7 +17,7 @@ from consent.models import DataItem, Dataset, ImportBatch, ItemKind, Subject
 from consent.rules.ledger import canonical_json, sha256_hex
 from core import audit_log
 from core.audit_log import Actor
-from core.bulk import rows_where_in
+from core.bulk import paused_gc, rows_where_in
 from core.files import removed_unless_committed
 
 REQUIRED = {"item_ref", "subject", "source", "kind"}
@@ -75,6 +75,18 @@ def import_items(
     source_sha256: str,
     files_dir: Path | None = None,
 ) -> ItemImportResult:
+    with paused_gc():
+        return _import(
+            actor=actor,
+            dataset=dataset,
+            frame=frame,
+            source_name=source_name,
+            source_sha256=source_sha256,
+            files_dir=files_dir,
+        )
+
+
+def _import(*, actor, dataset, frame, source_name, source_sha256, files_dir) -> ItemImportResult:
     schema = dataset.attribute_schema.rules()
     attribute_names = set(schema.attributes)
     check_columns(

@@ -12,17 +12,19 @@ chain still verifies while the digest can no longer be linked back to anyone.
 """
 
 import hashlib
-import json
 from datetime import UTC, datetime
+
+import orjson
 
 GENESIS_HASH = "0" * 64
 
 
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 def canonical_json(value) -> bytes:
-    return _CANONICAL.encode(value).encode("utf-8")
+    """Sorted keys, no whitespace, UTF-8 without escaping non-ASCII: the same bytes as
+    ``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()``,
+    which a test holds, made by orjson because the ledger hashes millions of events.
+    """
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
 def sha256_hex(data: bytes) -> str:
@@ -37,7 +39,10 @@ def timestamp(value: datetime | str | None) -> str | None:
         raise ValueError("ledger timestamps must be timezone-aware")
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    return value.isoformat(timespec="microseconds")
+    # isoformat() without arguments is several times faster than with timespec=, but drops
+    # a zero microsecond part, which the canonical form always has.
+    text = value.isoformat()
+    return text if value.microsecond else f"{text[:-6]}.000000+00:00"
 
 
 def personal_digest(*, salt: str, subject_reference: str, guardian_reference: str) -> str:
