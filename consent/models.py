@@ -18,6 +18,11 @@ class AppendOnlyQuerySet(models.QuerySet):
 PURPOSE_CHOICES = [(p.value, p.label) for p in Purpose]
 
 
+def new_salt() -> str:
+    """128 random bits for the subject's personal digests in the ledger."""
+    return secrets.token_hex(16)
+
+
 class Channel(models.TextChoices):
     WEB_FORM = "web_form", "Web form"
     IN_APP = "in_app", "In-app"
@@ -44,7 +49,7 @@ class Subject(models.Model):
     reference = models.CharField(max_length=128, unique=True, null=True, blank=True)
     jurisdiction = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
     birth_month = models.DateField(null=True, blank=True, help_text="first day of the birth month")
-    salt = models.CharField(max_length=32, blank=True, default=secrets.token_hex, editable=False)
+    salt = models.CharField(max_length=32, blank=True, default=new_salt, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     erased_at = models.DateTimeField(null=True, blank=True)
 

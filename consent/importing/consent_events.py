@@ -1,6 +1,5 @@
 """Atomic import of consent events: every row is checked first, and one bad row writes nothing."""
 
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -13,7 +12,7 @@ from django.utils import timezone
 from consent import ledger
 from consent.errors import ImportFailed, ImportProblem
 from consent.importing.common import check_columns, chunks, column, parse_times
-from consent.models import Channel, ConsentEvent, ImportBatch, Notice, Subject
+from consent.models import Channel, ConsentEvent, ImportBatch, Notice, Subject, new_salt
 from consent.rules import events as rules
 from consent.rules.countries import normalise_country
 from consent.rules.purposes import ALL_PURPOSES_MASK, mask_of, parse_purposes, purpose_values_of
@@ -309,7 +308,7 @@ def _resolve_subjects(frame, rows, problems, now) -> tuple[dict[str, Subject | _
                 continue
             new[row.subject] = _NewSubject(
                 key=uuid.uuid4(), reference=row.subject, jurisdiction=country, birth_month=birth,
-                salt=secrets.token_hex(16),
+                salt=new_salt(),
             )  # fmt: skip
             continue
         for field, value, stored in (
