@@ -139,6 +139,8 @@ def _record_event(
     if channel not in CHANNELS:
         raise RuleViolation([("channel", f"unknown channel {channel!r}; use one of {', '.join(Channel.values)}")])
     parsed = tuple(_parse_or_violate("purposes", parse_purposes, purposes))
+    # A retried call without a collection time must still match the event the first call recorded.
+    collected_at_given = collected_at is not None
     collected_at = collected_at or timezone.now()
     event_id = (event_id or str(uuid.uuid4())).strip()
     proposed = rules.ProposedEvent(
@@ -154,7 +156,7 @@ def _record_event(
         subject = Subject.objects.select_for_update().get(pk=subject.pk)
         existing = ConsentEvent.objects.filter(event_id=event_id).first()
         if existing is not None:
-            if _same_event(existing, subject, proposed, channel, notice):
+            if _same_event(existing, subject, proposed, channel, notice, compare_time=collected_at_given):
                 return existing
             raise RuleViolation([("event_id", EVENT_ID_CONFLICT.format(event_id=event_id))])
         verdict = rules.check_event(
@@ -197,7 +199,9 @@ def _record_event(
     return event
 
 
-def _same_event(existing: ConsentEvent, subject, proposed: rules.ProposedEvent, channel, notice) -> bool:
+def _same_event(
+    existing: ConsentEvent, subject, proposed: rules.ProposedEvent, channel, notice, *, compare_time
+) -> bool:
     guardian = getattr(existing, "guardian", None)
     requested_mask = sum(p.bit for p in proposed.purposes)
     return (
@@ -205,7 +209,7 @@ def _same_event(existing: ConsentEvent, subject, proposed: rules.ProposedEvent, 
         and existing.kind == proposed.kind
         and (existing.purpose_mask == requested_mask or not proposed.purposes)
         and existing.channel == channel
-        and existing.collected_at == proposed.collected_at
+        and (existing.collected_at == proposed.collected_at or not compare_time)
         and existing.expires_at == proposed.expires_at
         and existing.notice_id == (notice.pk if notice else None)
         and existing.evidence_hash == proposed.evidence_hash
