@@ -80,6 +80,8 @@ def insert_rows(model, field_names: Sequence[str], rows: Iterable[Sequence]) -> 
         columns=", ".join(connection.ops.quote_name(c) for c in columns),
         placeholders=", ".join(["%s"] * len(columns)),
     )
+    if connection.vendor == "postgresql":
+        return _copy_rows(meta.db_table, columns, rows)
     count = 0
     batch: list[Sequence] = []
     with connection.cursor() as cursor:
@@ -92,6 +94,18 @@ def insert_rows(model, field_names: Sequence[str], rows: Iterable[Sequence]) -> 
         if batch:
             cursor.executemany(sql, batch)
             count += len(batch)
+    return count
+
+
+def _copy_rows(table: str, columns: list[str], rows: Iterable[Sequence]) -> int:
+    """PostgreSQL's COPY: several times faster than multi-row INSERTs for large imports."""
+    quote = connection.ops.quote_name
+    statement = f"COPY {quote(table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
+    count = 0
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
+            count += 1
     return count
 
 

@@ -1,0 +1,95 @@
+from datetime import UTC, date, datetime
+
+import pytest
+
+from consent import services
+from core.audit_log import Actor
+
+MONK_SCHEMA = {
+    "skin_tone": {
+        "label": "Monk skin tone scale",
+        "values": [str(v) for v in range(1, 11)],
+        "ordinal": True,
+        "bandings": {"monk_3": {"light": ["1", "2", "3"], "medium": ["4", "5", "6", "7"], "dark": ["8", "9", "10"]}},
+    },
+    "sex": {"values": ["female", "male"]},
+}
+
+
+@pytest.fixture(autouse=True)
+def file_roots(settings, tmp_path):
+    """Every test writes item files and feature Parquet into its own folders."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.ARTIFACT_ROOT = tmp_path / "artifacts"
+    return settings
+
+
+@pytest.fixture
+def actor():
+    return Actor.system("test")
+
+
+@pytest.fixture
+def notice(db, actor):
+    return services.publish_notice(
+        actor=actor,
+        version="1",
+        language="en",
+        title="Research consent",
+        text="We use your photo to check that our model treats everyone alike.",
+        purposes=["training", "evaluation", "bias_audit"],
+        published_at=datetime(2024, 1, 1, tzinfo=UTC),
+    )
+
+
+@pytest.fixture
+def make_subject(db, actor):
+    counter = iter(range(1, 10_000))
+
+    def make(reference=None, *, jurisdiction="DE", birth_month=date(1985, 6, 1)):
+        return services.register_subject(
+            actor=actor,
+            reference=reference or f"SUBJ-{next(counter):05d}",
+            jurisdiction=jurisdiction,
+            birth_month=birth_month,
+        )
+
+    return make
+
+
+@pytest.fixture
+def subject(make_subject):
+    return make_subject("SUBJ-ADULT")
+
+
+@pytest.fixture
+def dataset(db, actor):
+    schema = services.register_attribute_schema(actor=actor, name="faces", version="1", definition=MONK_SCHEMA)
+    dataset = services.register_dataset(
+        actor=actor,
+        name="faces",
+        version="2026.1",
+        attribute_schema=schema,
+        motivation="Check the face model for skin-tone bias.",
+        collection_process="Volunteers photographed in studio conditions.",
+        known_limitations="Few subjects over 70.",
+    )
+    for name, licence, status in [
+        ("studio", "NOASSERTION", "owned"),
+        ("partner", "CC-BY-4.0", "licensed"),
+        ("scraped", "NOASSERTION", "disputed"),
+    ]:
+        services.add_source(
+            actor=actor,
+            dataset=dataset,
+            name=name,
+            origin=f"{name} collection",
+            licence=licence,
+            copyright_status=status,
+            collection_start=date(2024, 1, 1),
+        )
+    return dataset
+
+
+def at(year, month=1, day=1, hour=0) -> datetime:
+    return datetime(year, month, day, hour, tzinfo=UTC)
