@@ -1,3 +1,4 @@
+import contextlib
 import random
 from datetime import timedelta
 
@@ -76,13 +77,12 @@ def random_population(actor, make_subject, notice):
                     expires_at=moment + timedelta(days=rng.randint(10, 400)) if rng.random() < 0.3 else None,
                 )  # fmt: skip
             elif roll < 0.95 and subject.events.exists():
-                try:
+                # Withdrawing a purpose never granted is refused, as it should be.
+                with contextlib.suppress(RuleViolation):
                     services.withdraw_consent(
                         actor=actor, subject=subject, channel="email", collected_at=moment,
                         purposes=rng.sample(["evaluation", "bias_audit"], rng.randint(0, 1)),
                     )  # fmt: skip
-                except RuleViolation:  # withdrawing a purpose never granted: refused, as it should be
-                    pass
             moment += timedelta(days=rng.randint(0, 90))
     return subjects
 
