@@ -4,11 +4,16 @@ Every cell arrives as a string with empty meaning missing, whatever the source, 
 one set of row checks applies to all of them and reports problems the same way.
 """
 
+import codecs
+import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import sqlalchemy
 
@@ -69,30 +74,40 @@ def read_sql(url: str, query: str) -> Table:
 
 
 def _read_csv(data: bytes) -> pd.DataFrame:
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         _fail(NOT_UTF8.format(byte=data[exc.start], line=line))
-    header = data.split(b"\n", 1)[0].decode("utf-8-sig").rstrip("\r")
-    names = [name.strip() for name in header.split(",")]
+    header = data.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
+    names = [name.strip() for name in next(csv.reader([header]))]
     for name in names:
         if names.count(name) > 1:
             _fail(DUPLICATE_COLUMNS.format(name=name))
+    # pyarrow's reader is strict (a row with more or fewer cells than the header is an error,
+    # where pandas would shift columns or fill blanks) and several times faster.
     try:
-        frame = pd.read_csv(
+        table = pa_csv.read_csv(
             io.BytesIO(data),
-            dtype=str,
-            keep_default_na=False,
-            encoding="utf-8-sig",
-            skipinitialspace=True,
+            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
+            convert_options=pa_csv.ConvertOptions(column_types={name: pa.string() for name in names}),
         )
-    except pd.errors.ParserError as exc:
-        _fail(MALFORMED.format(detail=str(exc).strip().replace("C error: ", "")))
-    except pd.errors.EmptyDataError:
-        _fail(EMPTY_FILE)
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
+    except pa.ArrowInvalid as exc:
+        _fail(MALFORMED.format(detail=_malformed_detail(str(exc), data)))
+    return table.to_pandas()
+
+
+def _malformed_detail(message: str, data: bytes) -> str:
+    """Arrow names the offending row's text but not its line; find the line for the data steward."""
+    message = message.removeprefix("CSV parse error: ")
+    expected, _, row_text = message.partition(": ")
+    found = re.search(rb"(?m)^" + re.escape(row_text.encode("utf-8")) + rb"\r?$", data) if row_text else None
+    if found is None:
+        return message
+    line = data.count(b"\n", 0, found.start()) + 1
+    return f"line {line}: {expected.lower()} ({row_text[:80]})"
 
 
 def _as_strings(frame: pd.DataFrame) -> pd.DataFrame:
