@@ -28,7 +28,16 @@ def check_columns(frame: pd.DataFrame, *, required: set[str], optional: set[str]
 def column(frame: pd.DataFrame, name: str) -> list[str]:
     if name not in frame.columns:
         return [""] * len(frame)
-    return [value.strip() for value in frame[name].tolist()]
+    return [value.strip() if isinstance(value, str) else _cell(value) for value in frame[name].tolist()]
+
+
+def _cell(value) -> str:
+    # Frames handed to the importers directly (not read from a file) may hold NaN or numbers.
+    if value is None or value != value:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
 
 
 def parse_times(values: list[str], field: str, problems: list[ImportProblem]) -> list:
