@@ -28,7 +28,9 @@ def write(tmp_path, text, name="events.csv", encoding="utf-8"):
 
 def import_path(actor, path):
     table = read_file(path)
-    return import_consent_events(actor=actor, frame=table.frame, source_name=table.source_name, source_sha256=table.sha256)
+    return import_consent_events(
+        actor=actor, frame=table.frame, source_name=table.source_name, source_sha256=table.sha256
+    )
 
 
 def problems_of(actor, path):
