@@ -13,6 +13,7 @@ from django.contrib import admin, messages
 from django.db.models import F
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from consent import selectors, services
 from consent.errors import RuleViolation
@@ -196,8 +197,10 @@ class SubjectAdmin(ReadOnlyAfterCreate):
                 for e in subject.events.order_by("collected_at", "sequence")
             ),
         )
-        header = "<tr><th>#</th><th>kind</th><th>purposes</th><th>channel</th><th>collected</th><th>expires</th></tr>"
-        return format_html("<table>{}{}</table>", format_html(header), rows)
+        header = mark_safe(  # noqa: S308 - a constant
+            "<tr><th>#</th><th>kind</th><th>purposes</th><th>channel</th><th>collected</th><th>expires</th></tr>"
+        )
+        return format_html("<table>{}{}</table>", header, rows)
 
     def _each(self, request, queryset, service, done_message):
         done = 0
