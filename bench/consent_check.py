@@ -11,7 +11,8 @@ import argparse
 import os
 import random
 import sys
-from datetime import UTC, datetime, timedelta
+import uuid
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -43,7 +44,7 @@ def populate(n_subjects: int, seed: int = 11) -> datetime:
             Subject,
             ["key", "reference", "jurisdiction", "birth_month", "salt", "created_at"],
             (
-                (as_uuid(__import__("uuid").uuid4()), f"SUBJ-{i:08d}", "DE", as_date(datetime(1980, 1, 1).date()), "", now)
+                (as_uuid(uuid.uuid4()), f"SUBJ-{i:08d}", "DE", as_date(date(1980, 1, 1)), "", now)
                 for i in range(n_subjects)
             ),
         )
@@ -68,8 +69,9 @@ def populate(n_subjects: int, seed: int = 11) -> datetime:
                              as_db(granted_at + timedelta(days=30)), None, now, "", "", "", "", "", None))  # fmt: skip
             if regranted[i]:
                 sequence += 1
+                regrant_at = as_db(granted_at + timedelta(days=90))
                 rows.append((sequence, f"R{i}", first_id + i, "grant", '["evaluation"]', int(masks[i]), notice.pk,
-                             "in_app", as_db(granted_at + timedelta(days=90)), None, now, "", "", "", "", "", None))  # fmt: skip
+                             "in_app", regrant_at, None, now, "", "", "", "", "", None))  # fmt: skip
         insert_rows(ConsentEvent, [
             "sequence", "event_id", "subject", "kind", "purposes", "purpose_mask", "notice", "channel",
             "collected_at", "expires_at", "recorded_at", "evidence_hash", "age_rule_version", "personal_digest",

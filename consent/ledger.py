@@ -59,9 +59,8 @@ def append(new_events: list[NewEvent]) -> range:
             payload = chain.event_payload(
                 sequence=sequence,
                 event_id=new.event_id,
-                subject_key=subject_keys.get(new.subject.pk) or subject_keys.setdefault(
-                    new.subject.pk, str(new.subject.key)
-                ),
+                subject_key=subject_keys.get(new.subject.pk)
+                or subject_keys.setdefault(new.subject.pk, str(new.subject.key)),
                 kind=new.kind,
                 purposes=new.purposes,
                 notice=new.notice.label if new.notice else None,

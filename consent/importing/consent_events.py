@@ -294,9 +294,7 @@ def _resolve_subjects(frame, rows, problems, now) -> tuple[dict[str, Subject | _
             if birth is None:
                 problems.append(ImportProblem(row.number, "birth_month", BAD_BIRTH_MONTH.format(value=birth_text)))
             elif birth > today:
-                    problems.append(
-                        ImportProblem(row.number, "birth_month", FUTURE_BIRTH_MONTH.format(value=birth_text))
-                    )
+                problems.append(ImportProblem(row.number, "birth_month", FUTURE_BIRTH_MONTH.format(value=birth_text)))
         known = subjects.get(row.subject) or new.get(row.subject)
         if known is None:
             if country is None or birth is None:
