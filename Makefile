@@ -7,7 +7,7 @@ MANAGE := $(BIN)/python manage.py
 DEMO_SUBJECTS ?= 2000
 PG_TEST_URL ?= postgres://bias_audit:bias_audit@127.0.0.1:5432/bias_audit
 
-.PHONY: demo test test-postgres serve bench lint setup clean
+.PHONY: demo test test-postgres serve serve-demo bench lint setup clean
 
 setup: $(STAMP)
 
@@ -18,9 +18,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+# The demo lives in its own folder (database and files), rebuilt on every run.
+DEMO_VAR := var/demo
+
 demo: $(STAMP)
-	$(MANAGE) migrate --no-input -v 0
-	$(MANAGE) seed_demo --subjects $(DEMO_SUBJECTS)
+	rm -rf $(DEMO_VAR)
+	VAR_DIR=$(DEMO_VAR) DATABASE_URL=sqlite:///$(CURDIR)/$(DEMO_VAR)/platform.sqlite3 $(MANAGE) migrate --no-input -v 0
+	VAR_DIR=$(DEMO_VAR) DATABASE_URL=sqlite:///$(CURDIR)/$(DEMO_VAR)/platform.sqlite3 $(MANAGE) seed_demo --subjects $(DEMO_SUBJECTS) --demo-users
+	@echo "Browse it: make serve-demo, then sign in at http://127.0.0.1:8000/admin/ as steward, officer or auditor (password: demo)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -35,6 +40,9 @@ test-postgres: $(STAMP)
 serve: $(STAMP)
 	$(MANAGE) migrate --no-input -v 0
 	$(MANAGE) runserver 127.0.0.1:8000
+
+serve-demo: $(STAMP)
+	VAR_DIR=$(DEMO_VAR) DATABASE_URL=sqlite:///$(CURDIR)/$(DEMO_VAR)/platform.sqlite3 $(MANAGE) runserver 127.0.0.1:8000
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

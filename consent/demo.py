@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import transaction
 from PIL import Image, ImageDraw
 
@@ -25,6 +27,7 @@ from consent.models import CopyrightStatus, Dataset, Subject
 from consent.rules.age_of_consent import CURRENT as AGE_TABLE
 from consent.rules.age_of_consent import youngest_age_at
 from core.audit_log import Actor
+from core.models import Role
 
 DEMO_DATASET = "demo-faces"
 FIRST_NOTICE = "2024.1"
@@ -298,3 +301,15 @@ def _face(skin_tone: int, rng, variant: int) -> Image.Image:
 def _copyright_counts(items: pd.DataFrame) -> dict[str, int]:
     status = {name: str(s) for name, _, _, s, _ in SOURCES}
     return items["source"].map(status).value_counts().to_dict()
+
+
+DEMO_USERS = {"steward": Role.DATA_STEWARD, "officer": Role.COMPLIANCE_OFFICER, "auditor": Role.AUDITOR}
+
+
+def create_demo_users(*, password: str) -> list[str]:
+    """One staff user per role, for signing in to a local demo; never run against real data."""
+    users = get_user_model().objects
+    for username, role in DEMO_USERS.items():
+        user = users.create_user(username, password=password, is_staff=True)
+        user.groups.add(Group.objects.get(name=role.label))
+    return list(DEMO_USERS)

@@ -13,6 +13,11 @@ class Command(BaseCommand):
         parser.add_argument("--subjects", type=int, default=2000)
         parser.add_argument("--images", type=int, help="how many items get a generated image (default: up to 300)")
         parser.add_argument("--seed", type=int, default=2026)
+        parser.add_argument(
+            "--demo-users",
+            action="store_true",
+            help="also create staff users steward, officer and auditor (password: demo), one per role",
+        )
 
     def handle(self, *args, **options):
         subjects = options["subjects"]
@@ -42,3 +47,6 @@ class Command(BaseCommand):
             write(f"  {status}: {count:,}")
         write(f"Erasure requests processed: {summary.erasures:,}")
         write(f"Ledger: {ledger.verify().summary()}")
+        if options["demo_users"]:
+            names = demo.create_demo_users(password="demo")  # noqa: S106 - a local demo database only
+            write(f"Demo users (password 'demo'): {', '.join(names)}")

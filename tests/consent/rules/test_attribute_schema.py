@@ -47,3 +47,10 @@ def test_it_reports_values_outside_the_schema_missing_and_unknown_attributes():
     assert fields == ["religion", "skin_tone", "sex"]
     assert "'11' is not a value of 'skin_tone'" in problems[1][1]
     assert "missing" in problems[2][1]
+
+
+def test_bands_follow_the_scale_whatever_order_the_json_has():
+    bands = {"dark": ["8", "9", "10"], "light": ["1", "2", "3"], "medium": ["4", "5", "6", "7"]}
+    definition = {"skin_tone": {"values": [str(v) for v in range(1, 11)], "ordinal": True, "bandings": {"monk_3": bands}}}
+    schema = AttributeSchema.from_json(definition)
+    assert list(schema.attributes["skin_tone"].bandings["monk_3"]) == ["light", "medium", "dark"]
