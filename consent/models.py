@@ -31,6 +31,9 @@ class Channel(models.TextChoices):
     API = "api", "API"
 
 
+CHANNEL_VALUES = frozenset(Channel.values)
+
+
 class EventKind(models.TextChoices):
     GRANT = "grant", "Grant"
     WITHDRAWAL = "withdrawal", "Withdrawal"

@@ -10,6 +10,7 @@ from django.utils import timezone
 from consent import features, ledger
 from consent.errors import RuleViolation
 from consent.models import (
+    CHANNEL_VALUES,
     AttributeSchema,
     Channel,
     ConsentEvent,
@@ -33,7 +34,6 @@ from core import audit_log
 from core.audit_log import Actor
 from core.files import delete_on_commit, removed_unless_committed
 
-CHANNELS = frozenset(Channel.values)
 EVENT_ID_CONFLICT = "event id {event_id!r} is already recorded with different content"
 
 
@@ -136,7 +136,7 @@ def _record_event(
     evidence_hash: str = "",
     guardian_reference: str = "",
 ) -> ConsentEvent:
-    if channel not in CHANNELS:
+    if channel not in CHANNEL_VALUES:
         raise RuleViolation([("channel", f"unknown channel {channel!r}; use one of {', '.join(Channel.values)}")])
     parsed = tuple(_parse_or_violate("purposes", parse_purposes, purposes))
     # A retried call without a collection time must still match the event the first call recorded.

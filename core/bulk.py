@@ -110,11 +110,11 @@ def _copy_rows(table: str, columns: list[str], rows: Iterable[Sequence]) -> int:
 
 
 def rows_where_in(model, column_names: Sequence[str], key: str, values: Iterable, chunk: int = 10_000) -> list[tuple]:
-    """`SELECT columns FROM model WHERE key IN (values)`, without the ORM's per-value preparation.
+    """`SELECT column_names FROM model WHERE key IN (values)`, without the ORM's per-value preparation.
 
-    For string and integer keys; the key must be the last of `column_names`' lookups' purpose
-    only in that rows are matched on it. When the values are many compared with the table,
-    one scan of the table is cheaper than index lookups in chunks, so that is what it does.
+    For string and integer keys; values come back raw (no Django conversion of dates or JSON).
+    When the values are many compared with the table, one scan of the table is cheaper than
+    index lookups in chunks, so that is what it does.
     """
     meta = model._meta
     quote = connection.ops.quote_name

@@ -12,10 +12,11 @@ from django.utils import timezone
 from consent import ledger
 from consent.errors import ImportFailed, ImportProblem
 from consent.importing.common import check_columns, chunks, column, parse_times
-from consent.models import Channel, ConsentEvent, ImportBatch, Notice, Subject, new_salt
+from consent.models import CHANNEL_VALUES, Channel, ConsentEvent, ImportBatch, Notice, Subject, new_salt
 from consent.rules import events as rules
 from consent.rules.countries import normalise_country
 from consent.rules.purposes import ALL_PURPOSES_MASK, mask_of, parse_purposes, purpose_values_of
+from consent.services import EVENT_ID_CONFLICT
 from core import audit_log
 from core.audit_log import Actor
 from core.bulk import date_adapter, db_datetime, insert_rows, paused_gc, rows_where_in, uuid_adapter
@@ -26,7 +27,6 @@ OPTIONAL = {
     "expires_at", "evidence_hash", "guardian",
 }  # fmt: skip
 
-CHANNELS = frozenset(Channel.values)
 EMPTY_VALUE = "{field} is empty"
 UNKNOWN_CHANNEL = "unknown channel {value!r}; use one of " + ", ".join(Channel.values)
 UNKNOWN_NOTICE = "no notice {value!r} has been published"
@@ -36,7 +36,6 @@ FUTURE_BIRTH_MONTH = "birth month {value} is in the future"
 NEW_SUBJECT_NEEDS = "subject {subject!r} is new, so {field} is required"
 SUBJECT_FACT_CONFLICT = "{field} {value!r} differs from {known!r} recorded for subject {subject!r}"
 DUPLICATE_IN_FILE = "event id {event_id!r} already appears on row {first} with different content"
-EVENT_ID_CONFLICT = "event id {event_id!r} is already recorded with different content"
 ERASED_EVENT = "event id {event_id!r} belongs to a subject who has been erased; it cannot be imported again"
 
 
@@ -183,7 +182,7 @@ def _parse_rows(frame: pd.DataFrame, problems: list[ImportProblem]) -> list[_Row
                 problems.append(ImportProblem(number, field, EMPTY_VALUE.format(field=field)))
         if kind and kind not in rules.KINDS:
             problems.append(ImportProblem(number, "kind", rules.UNKNOWN_KIND.format(value=kind)))
-        if channel and channel not in CHANNELS:
+        if channel and channel not in CHANNEL_VALUES:
             problems.append(ImportProblem(number, "channel", UNKNOWN_CHANNEL.format(value=channel)))
         if at is None and not column_problem(problems, before, number, "collected_at"):
             problems.append(ImportProblem(number, "collected_at", EMPTY_VALUE.format(field="collected_at")))
