@@ -103,6 +103,7 @@ def run(database_url: str, var_dir: Path, n_subjects: int, repeat: int) -> list[
     sample = Subject.objects.filter(pk__in=random.Random(3).sample(ids, min(300, len(ids))))
     mismatches = sum(is_consent_active(s, Purpose.EVALUATION, at) != (s.pk in active) for s in sample)
     print(f"  cross-check against the per-subject selector on {len(sample)} subjects: {mismatches} mismatch(es)")
+    connection.close()  # so that the throwaway PostgreSQL database can be dropped
     return seconds
 
 

@@ -45,8 +45,21 @@ def postgres_database(server_url: str):
         admin.execute(f'CREATE DATABASE "{name}"')
         yield server_url.rsplit("/", 1)[0] + f"/{name}"
     finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop(admin, name)
         admin.close()
+
+
+def _drop(admin, name: str) -> None:
+    """Drop the benchmark database once the child process's connection is gone."""
+    import psycopg
+
+    for _ in range(30):
+        try:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            return
+        except psycopg.errors.ObjectInUse:
+            time.sleep(1)
+    print(f"could not drop the benchmark database {name}; drop it by hand")
 
 
 def _psycopg_dsn(url: str) -> str:

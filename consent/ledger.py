@@ -51,6 +51,9 @@ def append(new_events: list[NewEvent]) -> range:
         nonlocal sequence, prev_hash
         for new in new_events:
             sequence += 1
+            subject_key = subject_keys.get(new.subject.pk)
+            if subject_key is None:  # str(UUID) is slow enough to matter over a million events
+                subject_key = subject_keys[new.subject.pk] = str(new.subject.key)
             digest = chain.personal_digest(
                 salt=new.subject.salt,
                 subject_reference=new.subject.reference,
@@ -59,8 +62,7 @@ def append(new_events: list[NewEvent]) -> range:
             payload = chain.event_payload(
                 sequence=sequence,
                 event_id=new.event_id,
-                subject_key=subject_keys.get(new.subject.pk)
-                or subject_keys.setdefault(new.subject.pk, str(new.subject.key)),
+                subject_key=subject_key,
                 kind=new.kind,
                 purposes=new.purposes,
                 notice=new.notice.label if new.notice else None,
