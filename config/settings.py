@@ -24,7 +24,7 @@ DEBUG = env_bool("DEBUG", True)
 
 _DEV_SECRET = "dev-only-insecure-key-never-use-in-production-0123456789abcdefghijkl"  # noqa: S105 - refused below unless DEBUG
 SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET if DEBUG else None)
-if not DEBUG and SECRET_KEY == _DEV_SECRET:
+if not DEBUG and (not SECRET_KEY.strip() or SECRET_KEY == _DEV_SECRET):
     raise ImproperEnvironment("SECRET_KEY must be set to a secret value when DEBUG is off")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "core",
     "consent",
+    "scoring",
 ]
 
 MIDDLEWARE = [
@@ -91,6 +92,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 MIGRATION_MODULES = {
     "core": "migrations.core",
     "consent": "migrations.consent",
+    "scoring": "migrations.scoring",
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -135,9 +137,14 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_raw_log_level = env_str("LOG_LEVEL", "INFO")
+LOG_LEVEL = _raw_log_level.strip().upper()
+if LOG_LEVEL not in _LOG_LEVELS:
+    raise ImproperEnvironment(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}; got {_raw_log_level!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }

@@ -2,15 +2,16 @@
 
 Every write goes through consent/services.py: add forms call a service and show its refusals
 on the fields they concern; actions call a service per selected row. Nothing here edits or
-deletes a consent event, and item-level protected attributes are shown only to users with
-`view_protected_attributes`, each showing logged by the selector that reads them.
+deletes a row of these models, and item-level protected attributes are shown only to users
+with `view_protected_attributes`, each showing read (and logged) by the selector.
 """
-
-from contextvars import ContextVar
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers, widgets
 from django.db.models import F
+from django.template import engines
+from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -30,24 +31,22 @@ from consent.models import (
 from consent.rules.purposes import Purpose
 from core.audit_log import Actor
 
-# The user viewing an item page, for the read-only field that shows (and logs) its attributes.
-_viewer: ContextVar = ContextVar("item_viewer")
-
-
-def _attach(form: forms.Form, violation: RuleViolation) -> None:
-    """Show a service's refusal on the form fields it names (or on the form as a whole)."""
-    for field, message in violation.problems:
-        form.add_error(field if field in form.fields else None, message)
+# Requests to the subject admin name the channel the subject used; the admin is a web form.
+ADMIN_CHANNEL = "web_form"
 
 
 class ServiceAddForm(forms.ModelForm):
     """An add form that writes through a service as the last step of validation.
 
     Subclasses define `create(actor)`, which calls their service. Running it while the form
-    validates lets the service's refusals land on the fields they name; the admin then gets
-    the created object from `save()` instead of saving the form's own instance.
+    validates lets the service's refusals land on the fields they name (`field_names` maps a
+    service's name for a field to the form's, where they differ); the admin then gets the
+    created object from `save()` instead of saving the form's own instance. The admin's add
+    view runs in a transaction, so nothing the service wrote survives a later failure.
     """
 
+    actor: Actor  # set by ReadOnlyAfterCreate.get_form for the signed-in user
+    field_names: dict[str, str] = {}
     created = None
 
     def _post_clean(self):
@@ -57,33 +56,46 @@ class ServiceAddForm(forms.ModelForm):
         try:
             self.created = self.create(self.actor)
         except RuleViolation as violation:
-            _attach(self, violation)
+            for field, message in violation.problems:
+                field = self.field_names.get(field, field)
+                self.add_error(field if field in self.fields else None, message)
+
+    def create(self, actor: Actor):
+        raise NotImplementedError
 
     def save(self, commit=True):
         return self.created
 
 
-class ReadOnlyAfterCreate(admin.ModelAdmin):
-    """Rows are created through a service and never changed or deleted from the admin."""
-
-    add_form_class: type[ServiceAddForm] | None = None
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class NoChangeNoDelete(admin.ModelAdmin):
+    """Rows of these models change only through services, never through an admin form."""
 
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnly(NoChangeNoDelete):
+    def has_add_permission(self, request):
+        return False
+
+
+class ReadOnlyAfterCreate(NoChangeNoDelete):
+    """Rows are created through a service (`add_form_class`) and read-only afterwards."""
+
+    add_form_class: type[ServiceAddForm]
+
     def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None and self.add_form_class is not None:
+        if obj is None:
             kwargs["form"] = self.add_form_class
         form = super().get_form(request, obj, change=change, **kwargs)
-        form.actor = Actor.of_user(request.user)
+        form.actor = Actor.of_user(request.user)  # a class made for this request
         return form
 
     def save_model(self, request, obj, form, change):
-        # The service already wrote the row (and its audit-log entry) in form.clean().
-        pass
+        pass  # the service already wrote the row, and its audit-log entry, while the form validated
 
     def save_related(self, request, form, formsets, change):
         pass
@@ -92,8 +104,41 @@ class ReadOnlyAfterCreate(admin.ModelAdmin):
 # Subjects ------------------------------------------------------------------------------------
 
 
+class JurisdictionFilter(admin.SimpleListFilter):
+    """The jurisdictions present, without the blank one that erased subjects have."""
+
+    title = "jurisdiction"
+    parameter_name = "jurisdiction"
+
+    def lookups(self, request, model_admin):
+        codes = Subject.objects.exclude(jurisdiction="").order_by("jurisdiction").values_list("jurisdiction", flat=True)
+        return [(code, code) for code in codes.distinct()]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(jurisdiction=self.value()) if self.value() else queryset
+
+
+class ErasedFilter(admin.SimpleListFilter):
+    title = "erased"
+    parameter_name = "erased"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Erased"), ("no", "Not erased")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(erased_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(erased_at__isnull=True)
+        return queryset
+
+
 class ConsentNowFilter(admin.SimpleListFilter):
-    """Active or not active now, per purpose, answered by the bulk selector in one query."""
+    """Active or not active now, per purpose, answered by the bulk selector in one query.
+
+    It comes last in `list_filter`, so the selector only looks at the subjects the other
+    filters kept.
+    """
 
     title = "consent now"
     parameter_name = "consent"
@@ -119,23 +164,12 @@ class ConsentNowFilter(admin.SimpleListFilter):
         return queryset.exclude(pk__in=active)
 
 
-class ErasedFilter(admin.SimpleListFilter):
-    title = "erased"
-    parameter_name = "erased"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "Erased"), ("no", "Not erased")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.filter(erased_at__isnull=False)
-        if self.value() == "no":
-            return queryset.filter(erased_at__isnull=True)
-        return queryset
-
-
 class SubjectAddForm(ServiceAddForm):
-    birth_month = forms.DateField(help_text="any day of the birth month; only the month is kept")
+    reference = forms.CharField(max_length=128, help_text="the pseudonymous reference; no names or contact data")
+    birth_month = forms.DateField(
+        widget=widgets.AdminDateWidget, help_text="any day of the birth month; only the month is kept"
+    )
+    field_names = {"subject": "reference"}
 
     class Meta:
         model = Subject
@@ -144,18 +178,50 @@ class SubjectAddForm(ServiceAddForm):
     def create(self, actor):
         return services.register_subject(
             actor=actor,
-            reference=self.cleaned_data["reference"] or "",
+            reference=self.cleaned_data["reference"],
             jurisdiction=self.cleaned_data["jurisdiction"],
             birth_month=self.cleaned_data["birth_month"],
         )
+
+
+ERASE_CONFIRMATION = """{% extends "admin/base_site.html" %}
+{% load admin_urls l10n %}
+{% block bodyclass %}{{ block.super }} app-{{ opts.app_label }} model-{{ opts.model_name }}{% endblock %}
+{% block breadcrumbs %}<div class="breadcrumbs">
+<a href="{% url 'admin:index' %}">Home</a>
+&rsaquo; <a href="{% url 'admin:app_list' app_label=opts.app_label %}">{{ opts.app_config.verbose_name }}</a>
+&rsaquo; <a href="{% url opts|admin_urlname:'changelist' %}">{{ opts.verbose_name_plural|capfirst }}</a>
+&rsaquo; Erase personal data
+</div>{% endblock %}
+{% block content %}
+<p>Erasing a subject (GDPR Art. 17) withdraws all their consent, clears their reference, jurisdiction
+and birth month, and deletes the files and protected attributes of their data items. The consent
+ledger keeps its events, no longer linked to the person. This cannot be undone.</p>
+<h2>{{ subjects|length }} subject{{ subjects|length|pluralize }}</h2>
+<ul>{% for subject in subjects %}<li>{{ subject }}</li>{% endfor %}</ul>
+<form method="post">{% csrf_token %}
+<div>
+{% for subject in subjects %}<input type="hidden" name="{{ action_checkbox_name }}" value="{{ subject.pk|unlocalize }}">
+{% endfor %}<input type="hidden" name="action" value="erase_personal_data">
+<input type="hidden" name="confirmed" value="yes">
+<input type="submit" value="Yes, erase their personal data">
+<a href="{% url opts|admin_urlname:'changelist' %}" class="button cancel-link">No, take me back</a>
+</div>
+</form>
+{% endblock %}
+"""
 
 
 @admin.register(Subject)
 class SubjectAdmin(ReadOnlyAfterCreate):
     add_form_class = SubjectAddForm
     list_display = ["reference", "jurisdiction", "birth_month", "created_at", "erased_at"]
-    list_filter = [ConsentNowFilter, "jurisdiction", ErasedFilter]
-    search_fields = ["=reference", "reference__startswith"]
+    list_filter = [JurisdictionFilter, ErasedFilter, ConsentNowFilter]
+    search_fields = ["reference__exact", "reference__startswith"]
+    search_help_text = "A subject reference, or its beginning."
+    # Facet counts would run the consent filter once per choice, over the whole population.
+    show_facets = admin.ShowFacets.NEVER
+    show_full_result_count = False
     actions = ["withdraw_all_consent", "erase_personal_data"]
     readonly_fields = ["reference", "key", "jurisdiction", "birth_month", "created_at", "erased_at", "consent_now",
                        "history"]  # fmt: skip
@@ -167,6 +233,11 @@ class SubjectAdmin(ReadOnlyAfterCreate):
         if obj is None:
             return ["reference", "jurisdiction", "birth_month"]
         return self.readonly_fields
+
+    def log_addition(self, request, obj, message):
+        # Django's admin log would keep the reference (its object_repr) after an erasure; the
+        # service's audit-log entry, which names the subject by key only, records the addition.
+        return None
 
     @admin.display(description="Consent now")
     def consent_now(self, subject):
@@ -203,12 +274,15 @@ class SubjectAdmin(ReadOnlyAfterCreate):
         return format_html("<table>{}{}</table>", header, rows)
 
     def _each(self, request, queryset, service, done_message):
+        """Call `service` for each subject, in its own transaction; report refusals one by one."""
+        actor = Actor.of_user(request.user)
         done = 0
         for subject in queryset:
             try:
-                service(actor=Actor.of_user(request.user), subject=subject, channel="web_form")
+                service(actor=actor, subject=subject, channel=ADMIN_CHANNEL)
             except RuleViolation as violation:
-                self.message_user(request, f"{subject}: {violation}", messages.ERROR)
+                reasons = "; ".join(message for _, message in violation.problems)
+                self.message_user(request, f"{subject}: {reasons}", messages.ERROR)
             else:
                 done += 1
         if done:
@@ -220,7 +294,18 @@ class SubjectAdmin(ReadOnlyAfterCreate):
 
     @admin.action(description="Erase personal data (GDPR Art. 17)", permissions=["erase"])
     def erase_personal_data(self, request, queryset):
+        if request.POST.get("confirmed") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Erase personal data?",
+                "opts": self.model._meta,
+                "subjects": list(queryset),
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            request.current_app = self.admin_site.name
+            return TemplateResponse(request, engines["django"].from_string(ERASE_CONFIRMATION), context)
         self._each(request, queryset, services.erase_subject, "Erased {count} subject(s).")
+        return None
 
     def has_withdraw_permission(self, request):
         return request.user.has_perm("consent.withdraw_consent")
@@ -233,6 +318,8 @@ class SubjectAdmin(ReadOnlyAfterCreate):
 
 
 class PurposeFilter(admin.SimpleListFilter):
+    """Events that name a purpose, by a bit test on the purpose mask."""
+
     title = "purpose"
     parameter_name = "purpose"
 
@@ -250,13 +337,17 @@ class PurposeFilter(admin.SimpleListFilter):
 
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(admin.ModelAdmin):
+class ConsentEventAdmin(ReadOnly):
+    """The ledger, append-only: no add, change or delete here (the model and a trigger refuse them too)."""
+
     list_display = ["sequence", "event_id", "subject", "kind", "purpose_list_display", "channel", "collected_at",
                     "expires_at", "recorded_at", "short_hash"]  # fmt: skip
     list_filter = ["kind", PurposeFilter, "channel"]
-    search_fields = ["=subject__reference", "=event_id"]
+    search_fields = ["subject__reference__exact", "event_id__exact"]
+    search_help_text = "A subject reference or an event id, exactly."
     list_select_related = ["subject"]
     date_hierarchy = "collected_at"
+    show_full_result_count = False
 
     @admin.display(description="purposes")
     def purpose_list_display(self, event):
@@ -266,23 +357,16 @@ class ConsentEventAdmin(admin.ModelAdmin):
     def short_hash(self, event):
         return f"{event.hash[:12]}…"
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 # Notices -------------------------------------------------------------------------------------
 
 
 class NoticeAddForm(ServiceAddForm):
+    # Not `purposes`: the model's JSON field of that name is the service's to fill.
     offered = forms.MultipleChoiceField(
         label="Purposes offered", choices=[(p.value, p.label) for p in Purpose], widget=forms.CheckboxSelectMultiple
     )
+    field_names = {"purposes": "offered"}
 
     class Meta:
         model = Notice
@@ -354,12 +438,20 @@ class SourceInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(Dataset)
 class DatasetAdmin(ReadOnlyAfterCreate):
     add_form_class = DatasetAddForm
     list_display = ["name", "version", "attribute_schema", "created_at"]
     search_fields = ["name"]
+    # The datasheet (Gebru et al.) first, then the dataset's sources.
+    fieldsets = [
+        (None, {"fields": ["name", "version", "attribute_schema"]}),
+        ("Datasheet", {"fields": ["motivation", "collection_process", "known_limitations"]}),
+    ]
 
     def get_inlines(self, request, obj):
         return [] if obj is None else [SourceInline]
@@ -379,13 +471,18 @@ class SourceAdmin(ReadOnlyAfterCreate):
     add_form_class = SourceAddForm
     list_display = ["name", "dataset", "licence", "copyright_status", "collection_start", "collection_end"]
     list_filter = ["copyright_status", "licence", "dataset"]
+    list_select_related = ["dataset"]
+    search_fields = ["name"]
 
 
 @admin.register(DataItem)
-class DataItemAdmin(admin.ModelAdmin):
+class DataItemAdmin(ReadOnly):
+    """Items are imported, never edited here; their protected attributes only on the item page."""
+
     list_display = ["item_ref", "dataset", "subject", "source", "kind", "short_hash", "erased_at"]
     list_filter = ["dataset", "kind", "source__copyright_status"]
-    search_fields = ["=item_ref", "=subject__reference"]
+    search_fields = ["item_ref__exact", "subject__reference__exact"]
+    search_help_text = "An item reference or a subject reference, exactly."
     list_select_related = ["dataset", "subject", "source"]
     fields = ["dataset", "item_ref", "subject", "source", "kind", "content_hash", "image", "feature_file",
               "protected_attributes", "created_at", "erased_at"]  # fmt: skip
@@ -395,52 +492,35 @@ class DataItemAdmin(admin.ModelAdmin):
     def short_hash(self, item):
         return f"{item.content_hash[:12]}…" if item.content_hash else ""
 
+    def may_see_attributes(self, request) -> bool:
+        return request.user.has_perm(selectors.PROTECTED_ATTRIBUTES_PERMISSION)
+
     def get_fields(self, request, obj=None):
-        if request.user.has_perm(selectors.PROTECTED_ATTRIBUTES_PERMISSION):
+        if self.may_see_attributes(request):
             return self.fields
         return [f for f in self.fields if f != "protected_attributes"]
 
     def get_readonly_fields(self, request, obj=None):
         return self.get_fields(request, obj)
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        token = _viewer.set(request.user)
-        try:
-            response = super().change_view(request, object_id, form_url, extra_context)
-            if hasattr(response, "render"):  # render now, while the viewer is known
-                response.render()
-            return response
-        finally:
-            _viewer.reset(token)
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and self.may_see_attributes(request):
+            # Read through the selector, which checks the permission again and logs the read.
+            values = selectors.item_attributes(
+                actor=Actor.of_user(request.user), items=DataItem.objects.filter(pk=obj.pk)
+            )
+            obj.shown_attributes = values.get(obj.pk, {})
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
     @admin.display(description="protected attributes")
     def protected_attributes(self, item):
-        # Read through the selector, which checks the permission again and logs the read.
-        values = selectors.item_attributes(
-            actor=Actor.of_user(_viewer.get()), items=DataItem.objects.filter(pk=item.pk)
-        )
-        return ", ".join(f"{name}: {value}" for name, value in values.get(item.pk, {}).items()) or "(none)"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+        shown = getattr(item, "shown_attributes", None)
+        if shown is None:
+            return "(not read)"
+        return ", ".join(f"{name}: {value}" for name, value in shown.items()) or "(none)"
 
 
 @admin.register(ImportBatch)
-class ImportBatchAdmin(admin.ModelAdmin):
+class ImportBatchAdmin(ReadOnly):
     list_display = ["imported_at", "kind", "source_name", "rows", "created", "unchanged", "actor_label"]
     list_filter = ["kind"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

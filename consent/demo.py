@@ -44,6 +44,7 @@ MONK_RGB = [
     (246, 237, 228), (243, 231, 219), (247, 234, 208), (234, 218, 186), (215, 189, 150),
     (160, 126, 86), (130, 92, 67), (96, 65, 52), (58, 49, 42), (41, 36, 32),
 ]  # fmt: skip
+PROXY_FEATURE = "feature_region"
 FEATURES = ["feature_income", "feature_tenure", "feature_activity", "feature_history", "feature_region",
             "feature_device", "feature_sessions", "feature_rating"]  # fmt: skip
 
@@ -266,7 +267,12 @@ def _items(rng, people: pd.DataFrame, n_images: int, folder: Path) -> pd.DataFra
     })  # fmt: skip
     for index, name in enumerate(FEATURES):
         weight = 0.3 + 0.1 * index
-        frame[name] = np.round(weight * latent + rng.normal(0, 1, n), 4).astype(str)
+        values = weight * latent + rng.normal(0, 1, n)
+        if name == PROXY_FEATURE:
+            # A proxy of skin tone, as postcode or device often are in real data: what lets a model
+            # that never sees the attribute still treat the groups differently.
+            values = values + 0.6 * (tone - 5.5)
+        frame[name] = np.round(values, 4).astype(str)
     frame["image_path"] = ""
     with_images = rng.choice(n, min(n_images, n), replace=False)
     image_rows = frame.iloc[with_images].copy()

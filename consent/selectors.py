@@ -82,6 +82,47 @@ def subjects_with_active_consent(purpose: Purpose, at: datetime, subjects: Query
         return {row[0] for row in cursor.fetchall()}
 
 
+_LATEST_SQL = """
+SELECT latest.subject_id, latest.kind,
+       CASE WHEN latest.expires_at IS NULL OR latest.expires_at > %s THEN 1 ELSE 0 END FROM (
+    SELECT e.subject_id, e.kind, e.expires_at,
+           ROW_NUMBER() OVER (PARTITION BY e.subject_id ORDER BY e.collected_at DESC, e.sequence DESC) AS rn
+    FROM {events} e
+    WHERE (e.purpose_mask & %s) <> 0 AND e.collected_at <= %s AND e.subject_id IN ({subjects})
+) latest
+WHERE latest.rn = 1
+"""
+
+
+class ConsentStatus:
+    ACTIVE = "active"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+    ERASED = "erased"
+    NEVER_GRANTED = "never granted"
+
+
+def consent_statuses(purpose: Purpose, at: datetime, subjects: QuerySet) -> dict[int, str]:
+    """For each subject of `subjects`: is consent for `purpose` active at `at`, and if not, why (one query)."""
+    adapt = connection.ops.adapt_datetimefield_value
+    sub_sql, sub_params = subjects.values("pk").query.sql_with_params()
+    sql = _LATEST_SQL.format(events=ConsentEvent._meta.db_table, subjects=sub_sql)
+    statuses = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [adapt(at), purpose.bit, adapt(at), *sub_params])
+        rows = cursor.fetchall()
+    for subject_id, kind, in_force in rows:
+        if kind == EventKind.GRANT:
+            statuses[subject_id] = ConsentStatus.ACTIVE if in_force else ConsentStatus.EXPIRED
+        elif kind == EventKind.ERASURE:
+            statuses[subject_id] = ConsentStatus.ERASED
+        else:
+            statuses[subject_id] = ConsentStatus.WITHDRAWN
+    for subject_id in subjects.values_list("pk", flat=True):
+        statuses.setdefault(subject_id, ConsentStatus.NEVER_GRANTED)
+    return statuses
+
+
 def subject_by_reference(reference: str) -> Subject | None:
     return Subject.objects.filter(reference=reference).first()
 

@@ -267,52 +267,49 @@ def _country(value: str) -> tuple[str | None, str]:
 
 
 def _resolve_subjects(frame, rows, problems, now) -> tuple[dict[str, Subject | _NewSubject], list[_NewSubject]]:
-    """Existing subjects by reference, plus new ones built from the file's jurisdiction and birth month."""
+    """Existing subjects by reference, plus new ones built from the file's jurisdiction and birth month.
+
+    A new subject's facts may be given on any of its rows (typically the first grant); every row
+    that gives them must agree with the subject's.
+    """
     references = {row.subject for row in rows if row is not None}
     subjects: dict[str, Subject] = {}
     known_ids = [pk for pk, _ in rows_where_in(Subject, ["pk", "reference"], "reference", references)]
     for batch in chunks(known_ids):
         for subject in Subject.objects.filter(pk__in=batch):
             subjects[subject.reference] = subject
-    jurisdictions = column(frame, "jurisdiction")
-    birth_months = column(frame, "birth_month")
-    today = now.date()
-    new: dict[str, _NewSubject] = {}
+    facts = _row_facts(frame, rows, problems, now.date())
+
+    first_facts: dict[str, dict[str, object]] = {}
+    first_row: dict[str, int] = {}
     for row in rows:
-        if row is None:
+        if row is None or row.subject in subjects:
             continue
-        index = row.number - 1
-        jurisdiction, birth_text = jurisdictions[index], birth_months[index]
-        country = birth = None
-        if jurisdiction:
-            country, error = _country(jurisdiction)
-            if error:
-                problems.append(ImportProblem(row.number, "jurisdiction", error))
-        if birth_text:
-            birth = _birth_month(birth_text)
-            if birth is None:
-                problems.append(ImportProblem(row.number, "birth_month", BAD_BIRTH_MONTH.format(value=birth_text)))
-            elif birth > today:
-                problems.append(ImportProblem(row.number, "birth_month", FUTURE_BIRTH_MONTH.format(value=birth_text)))
-        known = subjects.get(row.subject) or new.get(row.subject)
-        if known is None:
-            if country is None or birth is None:
-                for field, value, text in (("jurisdiction", country, jurisdiction), ("birth_month", birth, birth_text)):
-                    if value is None and not text:  # a bad value was reported above
-                        problems.append(
-                            ImportProblem(row.number, field, NEW_SUBJECT_NEEDS.format(subject=row.subject, field=field))
-                        )
-                continue
-            new[row.subject] = _NewSubject(
-                key=uuid.uuid4(), reference=row.subject, jurisdiction=country, birth_month=birth,
-                salt=new_salt(),
+        first_row.setdefault(row.subject, row.number)
+        found = first_facts.setdefault(row.subject, {})
+        for field, value in facts[row.number].items():
+            found.setdefault(field, value)
+    new: dict[str, _NewSubject] = {}
+    for reference, found in first_facts.items():
+        missing = [field for field in ("jurisdiction", "birth_month") if field not in found]
+        for field in missing:
+            if not any(p.row == first_row[reference] and p.field == field for p in problems):
+                problems.append(
+                    ImportProblem(first_row[reference], field, NEW_SUBJECT_NEEDS.format(subject=reference, field=field))
+                )
+        if not missing:
+            new[reference] = _NewSubject(
+                key=uuid.uuid4(), reference=reference, jurisdiction=found["jurisdiction"],
+                birth_month=found["birth_month"], salt=new_salt(),
             )  # fmt: skip
+
+    for row in rows:
+        known = None if row is None else subjects.get(row.subject) or new.get(row.subject)
+        if known is None:
             continue
-        for field, value, stored in (
-            ("jurisdiction", country, known.jurisdiction),
-            ("birth_month", birth, known.birth_month),
-        ):
-            if value is not None and value != stored:
+        for field, value in facts[row.number].items():
+            stored = known.jurisdiction if field == "jurisdiction" else known.birth_month
+            if value != stored:
                 shown = stored.strftime("%Y-%m") if isinstance(stored, date) else stored
                 given = value.strftime("%Y-%m") if isinstance(value, date) else value
                 problems.append(
@@ -324,6 +321,35 @@ def _resolve_subjects(frame, rows, problems, now) -> tuple[dict[str, Subject | _
                 )
     subjects.update(new)
     return subjects, list(new.values())
+
+
+def _row_facts(frame, rows, problems, today) -> dict[int, dict[str, object]]:
+    """The valid jurisdiction and birth month each row gives (bad values are reported, not returned)."""
+    jurisdictions = column(frame, "jurisdiction")
+    birth_months = column(frame, "birth_month")
+    facts: dict[int, dict[str, object]] = {}
+    for row in rows:
+        if row is None:
+            continue
+        index = row.number - 1
+        jurisdiction, birth_text = jurisdictions[index], birth_months[index]
+        given: dict[str, object] = {}
+        if jurisdiction:
+            country, error = _country(jurisdiction)
+            if error:
+                problems.append(ImportProblem(row.number, "jurisdiction", error))
+            else:
+                given["jurisdiction"] = country
+        if birth_text:
+            birth = _birth_month(birth_text)
+            if birth is None:
+                problems.append(ImportProblem(row.number, "birth_month", BAD_BIRTH_MONTH.format(value=birth_text)))
+            elif birth > today:
+                problems.append(ImportProblem(row.number, "birth_month", FUTURE_BIRTH_MONTH.format(value=birth_text)))
+            else:
+                given["birth_month"] = birth
+        facts[row.number] = given
+    return facts
 
 
 def _drop_known_events(rows, problems) -> tuple[list[_Row], int]:

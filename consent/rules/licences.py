@@ -30,6 +30,8 @@ def normalise_licence(value: str) -> str:
         info = _licensing().validate(text, strict=True)
     except ExpressionError as exc:
         raise ValueError(UNKNOWN_LICENCE.format(value=value, reason=exc)) from None
+    except (AttributeError, TypeError):  # the parser fails this way on some malformed expressions
+        raise ValueError(UNKNOWN_LICENCE.format(value=value, reason="the expression is malformed")) from None
     if info.errors:
         raise ValueError(UNKNOWN_LICENCE.format(value=value, reason="; ".join(info.errors)))
     return info.normalized_expression
