@@ -350,7 +350,13 @@ def score_evaluation_set(
     shard_size: int = SHARD_SIZE,
     batch_size: int = 4096,
 ) -> ScoreArtifact:
-    """Score the members whose consent is still active; keep the scores as a hashed Parquet artifact."""
+    """Score the members whose consent is still active; keep the scores as a hashed Parquet artifact.
+
+    Shards hold whole batches (the shard size is rounded up to a multiple of the batch size), so
+    every item is scored in the same batch however the work is split: matrix kernels chosen by
+    batch shape can otherwise change the last bit of a score.
+    """
+    shard_size = -(-shard_size // batch_size) * batch_size
     if not evaluation_set.is_frozen:
         raise RuleViolation([("evaluation_set", f"{evaluation_set} must be frozen before it is scored")])
     members = pd.DataFrame(
