@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from consent.models import ConsentEvent, GuardianConsent, ImportBatch, LedgerHead, Notice, Subject
 from consent.rules import ledger as chain
+from consent.rules.purposes import mask_of
 from core.bulk import datetime_adapter, db_json, insert_rows
 
 
@@ -141,6 +142,8 @@ _VERIFY_FIELDS = (
     "prev_hash",
     "hash",
     "guardian__reference",
+    "purpose_mask",
+    "subject__erased_at",
 )
 
 
@@ -153,7 +156,7 @@ def verify() -> LedgerCheck:
     for row in rows:
         (sequence, event_id, key, reference, salt, kind, purposes, notice_version, notice_language, channel,
          collected_at, expires_at, recorded_at, evidence_hash, age_rule_version, digest, prev_hash, stored_hash,
-         guardian) = row  # fmt: skip
+         guardian, purpose_mask, erased_at) = row  # fmt: skip
         expected_sequence += 1
         reasons = []
         if sequence != expected_sequence:
@@ -166,6 +169,15 @@ def verify() -> LedgerCheck:
             )
             if recomputed != digest:
                 reasons.append("the subject's or guardian's reference no longer matches the recorded digest")
+        elif erased_at is None or reference is not None:
+            reasons.append("its subject's salt is gone but the subject was not erased")
+        try:
+            recorded_mask = mask_of(purposes)
+        except ValueError:
+            recorded_mask = None
+        if recorded_mask != purpose_mask:
+            # The mask is what the consent queries read; it must say what the hashed purposes say.
+            reasons.append("its purpose mask does not match its recorded purposes")
         payload = chain.event_payload(
             sequence=sequence,
             event_id=event_id,

@@ -34,7 +34,7 @@ def consent_receipt(subject: Subject, *, at=None) -> dict:
     at = at or timezone.now()
     state = consent_state(subject, at)
     active = [purpose for purpose, purpose_state in state.items() if purpose_state.active]
-    events = list(subject.events.select_related("notice").order_by("sequence"))
+    events = list(subject.events.filter(collected_at__lte=at).select_related("notice").order_by("sequence"))
     latest_grant = _latest_grant(events, active)
     purposes = []
     for purpose in active:
@@ -52,7 +52,7 @@ def consent_receipt(subject: Subject, *, at=None) -> dict:
                 "thirdPartyDisclosure": False,
             }
         )
-    newest = max((latest_grant[p] for p in active), key=lambda e: e.sequence, default=None)
+    newest = max((latest_grant[p] for p in active), key=lambda e: (e.collected_at, e.sequence), default=None)
     controller = {
         "piiController": settings.ORGANISATION_NAME,
         "contact": settings.ORGANISATION_CONTACT,

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
@@ -72,7 +73,10 @@ def subjects_with_active_consent(purpose: Purpose, at: datetime, subjects: Query
     params: list = [purpose.bit, adapt(at)]
     subject_filter = ""
     if subjects is not None:
-        sub_sql, sub_params = subjects.values("pk").query.sql_with_params()
+        try:
+            sub_sql, sub_params = subjects.values("pk").query.sql_with_params()
+        except EmptyResultSet:  # e.g. Subject.objects.none() or pk__in=[]
+            return set()
         subject_filter = f"AND e.subject_id IN ({sub_sql})"
         params.extend(sub_params)
     params.extend([EventKind.GRANT.value, adapt(at)])
@@ -105,7 +109,10 @@ class ConsentStatus:
 def consent_statuses(purpose: Purpose, at: datetime, subjects: QuerySet) -> dict[int, str]:
     """For each subject of `subjects`: is consent for `purpose` active at `at`, and if not, why (one query)."""
     adapt = connection.ops.adapt_datetimefield_value
-    sub_sql, sub_params = subjects.values("pk").query.sql_with_params()
+    try:
+        sub_sql, sub_params = subjects.values("pk").query.sql_with_params()
+    except EmptyResultSet:
+        return {}
     sql = _LATEST_SQL.format(events=ConsentEvent._meta.db_table, subjects=sub_sql)
     statuses = {}
     with connection.cursor() as cursor:

@@ -29,7 +29,7 @@ from consent.rules.attribute_schema import SchemaError
 from consent.rules.countries import normalise_country
 from consent.rules.ledger import sha256_hex
 from consent.rules.licences import normalise_licence
-from consent.rules.purposes import parse_purposes, purpose_values_of
+from consent.rules.purposes import ALL_PURPOSES_MASK, mask_of, parse_purposes, purpose_values_of
 from core import audit_log
 from core.audit_log import Actor
 from core.files import delete_on_commit, removed_unless_committed
@@ -203,11 +203,12 @@ def _same_event(
     existing: ConsentEvent, subject, proposed: rules.ProposedEvent, channel, notice, *, compare_time
 ) -> bool:
     guardian = getattr(existing, "guardian", None)
-    requested_mask = sum(p.bit for p in proposed.purposes)
+    covers_all = proposed.kind == EventKind.ERASURE or (proposed.kind == EventKind.WITHDRAWAL and not proposed.purposes)
+    requested_mask = ALL_PURPOSES_MASK if covers_all else mask_of(proposed.purposes)
     return (
         existing.subject_id == subject.pk
         and existing.kind == proposed.kind
-        and (existing.purpose_mask == requested_mask or not proposed.purposes)
+        and existing.purpose_mask == requested_mask
         and existing.channel == channel
         and (existing.collected_at == proposed.collected_at or not compare_time)
         and existing.expires_at == proposed.expires_at
@@ -273,28 +274,35 @@ def erase_subject(
             collected_at=collected_at, event_id=event_id,
         )  # fmt: skip
         subject = Subject.objects.get(pk=subject.pk)
-        if subject.is_erased:  # the same erasure request, repeated
-            return event
-        items = list(subject.items.filter(erased_at__isnull=True).select_related("feature_file__dataset"))
-        _erase_items(items, written=written)
-        guardians = GuardianConsent.objects.filter(event__subject=subject)
-        guardian_count = guardians.count()
-        guardians.delete()
-        subject.reference = None
-        subject.jurisdiction = ""
-        subject.birth_month = None
-        subject.salt = ""
-        subject.erased_at = timezone.now()
-        subject.save(update_fields=["reference", "jurisdiction", "birth_month", "salt", "erased_at"])
-        audit_log.record(
-            actor=actor,
-            action="subject.erase",
-            object_type="subject",
-            object_id=subject.pk,
-            before={"items": len(items), "guardians": guardian_count},
-            after=subject.audit_view(),
-        )
+        if not subject.is_erased:  # else: the same erasure request, repeated
+            erase_personal_data(actor=actor, subject=subject, written=written)
     return event
+
+
+def erase_personal_data(*, actor: Actor, subject: Subject, written: list[Path]) -> None:
+    """The effects of an erasure event, shared by the service and the consent importer.
+
+    The caller holds the transaction and collects new files in `written`.
+    """
+    items = list(subject.items.filter(erased_at__isnull=True).select_related("feature_file__dataset"))
+    _erase_items(items, written=written)
+    guardians = GuardianConsent.objects.filter(event__subject=subject)
+    guardian_count = guardians.count()
+    guardians.delete()
+    subject.reference = None
+    subject.jurisdiction = ""
+    subject.birth_month = None
+    subject.salt = ""
+    subject.erased_at = timezone.now()
+    subject.save(update_fields=["reference", "jurisdiction", "birth_month", "salt", "erased_at"])
+    audit_log.record(
+        actor=actor,
+        action="subject.erase",
+        object_type="subject",
+        object_id=subject.pk,
+        before={"items": len(items), "guardians": guardian_count},
+        after=subject.audit_view(),
+    )
 
 
 def _erase_items(items: list[DataItem], *, written: list[Path]) -> None:

@@ -11,6 +11,14 @@ class Role(models.TextChoices):
     AUDITOR = "auditor", "Auditor"
 
 
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise ValueError(f"{self.model.__name__} rows are append-only")
+
+    def delete(self):
+        raise ValueError(f"{self.model.__name__} rows are append-only")
+
+
 class AuditLogEntry(models.Model):
     """One write to an important table: who did what to which object, before and after.
 
@@ -29,6 +37,8 @@ class AuditLogEntry(models.Model):
     object_id = models.CharField(max_length=80)
     before = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
     after = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -16,10 +16,11 @@ from consent.models import CHANNEL_VALUES, Channel, ConsentEvent, ImportBatch, N
 from consent.rules import events as rules
 from consent.rules.countries import normalise_country
 from consent.rules.purposes import ALL_PURPOSES_MASK, mask_of, parse_purposes, purpose_values_of
-from consent.services import EVENT_ID_CONFLICT
+from consent.services import EVENT_ID_CONFLICT, erase_personal_data
 from core import audit_log
 from core.audit_log import Actor
 from core.bulk import date_adapter, db_datetime, insert_rows, paused_gc, rows_where_in, uuid_adapter
+from core.files import removed_unless_committed
 
 REQUIRED = {"event_id", "subject", "kind", "channel", "collected_at"}
 OPTIONAL = {
@@ -94,14 +95,14 @@ def _import(*, actor: Actor, frame: pd.DataFrame, source_name: str, source_sha25
     check_columns(frame, required=REQUIRED, optional=OPTIONAL)
     problems: list[ImportProblem] = []
     now = timezone.now()
-    rows = _parse_rows(frame, problems)
+    rows = _parse_rows(frame, problems, now)
     subjects, new_subjects = _resolve_subjects(frame, rows, problems, now)
     to_create, unchanged = _drop_known_events(rows, problems)
     _check_rules(to_create, subjects, problems, now)
     if problems:
         raise ImportFailed(problems)
 
-    with transaction.atomic():
+    with removed_unless_committed() as written, transaction.atomic():
         batch = ImportBatch.objects.create(
             kind=ImportBatch.Kind.CONSENT,
             source_name=source_name,
@@ -132,6 +133,10 @@ def _import(*, actor: Actor, frame: pd.DataFrame, source_name: str, source_sha25
                 for row in to_create
             ]
         )
+        for row in to_create:
+            if row.kind == rules.ERASURE:
+                subject = Subject.objects.get(pk=subjects[row.subject].pk)
+                erase_personal_data(actor=actor, subject=subject, written=written)
         audit_log.record(
             actor=actor,
             action="consent.import",
@@ -162,9 +167,11 @@ def _insert_subjects(subjects: list[_NewSubject]) -> None:
             by_reference[reference].pk = pk
 
 
-def _parse_rows(frame: pd.DataFrame, problems: list[ImportProblem]) -> list[_Row | None]:
-    collected = parse_times(column(frame, "collected_at"), "collected_at", problems)
+def _parse_rows(frame: pd.DataFrame, problems: list[ImportProblem], now) -> list[_Row | None]:
+    collected_text = column(frame, "collected_at")
+    collected = parse_times(collected_text, "collected_at", problems)
     expires = parse_times(column(frame, "expires_at"), "expires_at", problems)
+    unreadable_times = {problem.row for problem in problems}
     notices = _notices()
     rows: list[_Row | None] = []
     parsed_purposes: dict[str, tuple] = {}
@@ -184,8 +191,10 @@ def _parse_rows(frame: pd.DataFrame, problems: list[ImportProblem]) -> list[_Row
             problems.append(ImportProblem(number, "kind", rules.UNKNOWN_KIND.format(value=kind)))
         if channel and channel not in CHANNEL_VALUES:
             problems.append(ImportProblem(number, "channel", UNKNOWN_CHANNEL.format(value=channel)))
-        if at is None and not column_problem(problems, before, number, "collected_at"):
+        if not collected_text[index]:
             problems.append(ImportProblem(number, "collected_at", EMPTY_VALUE.format(field="collected_at")))
+        elif at is not None and at > now:
+            problems.append(ImportProblem(number, "collected_at", rules.IN_THE_FUTURE.format(when=at.isoformat())))
         purposes = parsed_purposes.get(purposes_text)
         if purposes is None:
             try:
@@ -200,7 +209,7 @@ def _parse_rows(frame: pd.DataFrame, problems: list[ImportProblem]) -> list[_Row
             notice, message = _find_notice(notices, version, language)
             if message:
                 problems.append(ImportProblem(number, "notice_version", message))
-        if len(problems) > before:
+        if len(problems) > before or number in unreadable_times:
             rows.append(None)
             continue
         covers_all = kind == rules.ERASURE or (kind == rules.WITHDRAWAL and not purposes)
@@ -222,10 +231,6 @@ def _parse_rows(frame: pd.DataFrame, problems: list[ImportProblem]) -> list[_Row
             )  # fmt: skip
         )
     return rows
-
-
-def column_problem(problems, since: int, number: int, field: str) -> bool:
-    return any(p.row == number and p.field == field for p in problems[since:])
 
 
 def _notices() -> dict[str, dict[str, Notice]]:
@@ -328,27 +333,25 @@ def _row_facts(frame, rows, problems, today) -> dict[int, dict[str, object]]:
     jurisdictions = column(frame, "jurisdiction")
     birth_months = column(frame, "birth_month")
     facts: dict[int, dict[str, object]] = {}
-    for row in rows:
-        if row is None:
-            continue
-        index = row.number - 1
-        jurisdiction, birth_text = jurisdictions[index], birth_months[index]
+    # Every row, including those dropped for other problems: a steward wants all of a row's problems at once.
+    for index, (jurisdiction, birth_text) in enumerate(zip(jurisdictions, birth_months, strict=True)):
+        number = index + 1
         given: dict[str, object] = {}
         if jurisdiction:
             country, error = _country(jurisdiction)
             if error:
-                problems.append(ImportProblem(row.number, "jurisdiction", error))
+                problems.append(ImportProblem(number, "jurisdiction", error))
             else:
                 given["jurisdiction"] = country
         if birth_text:
             birth = _birth_month(birth_text)
             if birth is None:
-                problems.append(ImportProblem(row.number, "birth_month", BAD_BIRTH_MONTH.format(value=birth_text)))
+                problems.append(ImportProblem(number, "birth_month", BAD_BIRTH_MONTH.format(value=birth_text)))
             elif birth > today:
-                problems.append(ImportProblem(row.number, "birth_month", FUTURE_BIRTH_MONTH.format(value=birth_text)))
+                problems.append(ImportProblem(number, "birth_month", FUTURE_BIRTH_MONTH.format(value=birth_text)))
             else:
                 given["birth_month"] = birth
-        facts[row.number] = given
+        facts[number] = given
     return facts
 
 

@@ -1,6 +1,7 @@
 """Atomic import of data items with their protected attributes, features and image files."""
 
 import io
+import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -255,10 +256,13 @@ def _features(feature_values: dict[str, list[str]], index: int, problem) -> dict
             problem(name, MISSING_FEATURE)
             return None
         try:
-            values[name] = float(text)
+            value = float(text)
         except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
             problem(name, NOT_A_NUMBER.format(value=text))
             return None
+        values[name] = value
     return values
 
 

@@ -57,10 +57,16 @@ def read_file(path: Path) -> Table:
 
 
 def read_sql(url: str, query: str) -> Table:
-    engine = sqlalchemy.create_engine(url)
+    try:
+        engine = sqlalchemy.create_engine(url)
+    except (sqlalchemy.exc.ArgumentError, ImportError) as exc:
+        _fail(f"the database URL cannot be used: {exc}")
     try:
         with engine.connect() as connection:
             frame = pd.read_sql(sqlalchemy.text(query), connection)
+    except (sqlalchemy.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        _fail(f"the query failed: {reason}")
     finally:
         engine.dispose()
     if frame.empty:

@@ -4,10 +4,12 @@ The same tasks run either way; only where they run changes. Workers import this 
 run `score_shard` on their shard, which uses only the engine (no Django, no database).
 """
 
+import os
 from collections.abc import Callable, Sequence
 
 import dask
 import numpy as np
+import torch
 from dask.callbacks import Callback
 
 from scoring.engine.scoring import ModelSpec, Shard, score_shard
@@ -54,8 +56,16 @@ def score_shards(
             )  # fmt: skip
             for index, shard in enumerate(shards)
         ]
-        with _LocalProgress(len(tasks), on_progress):
-            results = dask.compute(*tasks, scheduler="threads", num_workers=workers)
+        workers = workers or os.cpu_count() or 1
+        # Parallelism comes from running shards side by side; each keeps torch to its share of the
+        # cores, since small models slow down when every thread also spreads each batch over all cores.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+        try:
+            with _LocalProgress(len(tasks), on_progress):
+                results = dask.compute(*tasks, scheduler="threads", num_workers=workers)
+        finally:
+            torch.set_num_threads(threads)
     if not results:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
     return np.concatenate([ids for ids, _ in results]), np.concatenate([scores for _, scores in results])

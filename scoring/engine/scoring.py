@@ -6,7 +6,6 @@ from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import torch
 from PIL import Image
@@ -90,22 +89,54 @@ def score_shard(
 
 
 def _tabular_inputs(shard: Shard, columns: list[str]) -> tuple[np.ndarray, torch.Tensor]:
-    wanted = np.asarray(shard.item_ids, dtype=np.int64)
+    """The shard's rows of the feature file, as a float32 matrix in the order of `shard.item_ids`.
+
+    Only the row groups whose item-id range overlaps the shard's are read (their statistics say
+    which), and rows are found by binary search: feature files are written in item-id order.
+    """
+    wanted = np.sort(np.asarray(shard.item_ids, dtype=np.int64))
     if len(wanted) == 0:
         return wanted, torch.empty((0, len(columns)))
-    lo, hi = int(wanted.min()), int(wanted.max())
-    table = pq.read_table(
-        shard.feature_path, columns=[ITEM_ID, *columns], filters=[(ITEM_ID, ">=", lo), (ITEM_ID, "<=", hi)]
-    )
-    table = table.filter(pc.is_in(table[ITEM_ID], value_set=pa.array(wanted)))
-    ids = table[ITEM_ID].to_numpy()
-    if len(ids) != len(wanted):
-        missing = np.setdiff1d(wanted, ids)[0]
-        raise ScoreError(MISSING_FEATURES.format(item=int(missing), path=shard.feature_path))
-    matrix = np.empty((len(ids), len(columns)), dtype=np.float32)
+    table = _row_groups_between(shard.feature_path, [ITEM_ID, *columns], int(wanted[0]), int(wanted[-1]))
+    present = table.column(ITEM_ID).to_numpy()
+    if len(present) > 1 and not (np.diff(present) > 0).all():  # not in id order: sort it first
+        order = np.argsort(present, kind="stable")
+        table, present = table.take(order), present[order]
+    rows = _positions(present, wanted)
+    if isinstance(rows, np.ndarray) and (len(rows) != len(wanted) or (present[rows] != wanted).any()):
+        ok = rows < len(present)
+        ok[ok] = present[rows[ok]] == wanted[ok]
+        raise ScoreError(MISSING_FEATURES.format(item=int(wanted[~ok][0]), path=shard.feature_path))
+    matrix = np.empty((len(wanted), len(columns)), dtype=np.float32)
     for index, name in enumerate(columns):
-        matrix[:, index] = table[name].to_numpy()
-    return ids, torch.from_numpy(matrix)
+        matrix[:, index] = table.column(name).to_numpy()[rows]
+    return wanted, torch.from_numpy(matrix)
+
+
+def _positions(present: np.ndarray, wanted: np.ndarray) -> slice | np.ndarray:
+    """Where the wanted ids sit among the present ones (both sorted, ids unique).
+
+    A shard is usually a run of consecutive ids stored consecutively: then it is one slice,
+    found with one binary search instead of one per item.
+    """
+    first = int(np.searchsorted(present, wanted[0]))
+    last = first + len(wanted) - 1
+    consecutive = int(wanted[-1]) - int(wanted[0]) + 1 == len(wanted)
+    if consecutive and last < len(present) and present[first] == wanted[0] and present[last] == wanted[-1]:
+        return slice(first, last + 1)  # strictly increasing integers with equal ends: exactly these ids
+    return np.minimum(np.searchsorted(present, wanted), max(len(present) - 1, 0))
+
+
+def _row_groups_between(path: str, columns: list[str], lo: int, hi: int) -> pa.Table:
+    parquet = pq.ParquetFile(path)
+    metadata = parquet.metadata
+    id_index = parquet.schema_arrow.get_field_index(ITEM_ID)
+    groups = []
+    for group in range(metadata.num_row_groups):
+        stats = metadata.row_group(group).column(id_index).statistics
+        if stats is None or not stats.has_min_max or (stats.max >= lo and stats.min <= hi):
+            groups.append(group)
+    return parquet.read_row_groups(groups, columns=columns)
 
 
 def _forward(module: torch.nn.Module, inputs: torch.Tensor, batch_size: int) -> np.ndarray:
