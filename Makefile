@@ -25,6 +25,9 @@ demo: $(STAMP)
 	rm -rf $(DEMO_VAR)
 	VAR_DIR=$(DEMO_VAR) DATABASE_URL=sqlite:///$(CURDIR)/$(DEMO_VAR)/platform.sqlite3 $(MANAGE) migrate --no-input -v 0
 	VAR_DIR=$(DEMO_VAR) DATABASE_URL=sqlite:///$(CURDIR)/$(DEMO_VAR)/platform.sqlite3 $(MANAGE) seed_demo --subjects $(DEMO_SUBJECTS) --demo-users
+	VAR_DIR=$(DEMO_VAR) DATABASE_URL=sqlite:///$(CURDIR)/$(DEMO_VAR)/platform.sqlite3 $(MANAGE) train_demo_model
+	VAR_DIR=$(DEMO_VAR) DATABASE_URL=sqlite:///$(CURDIR)/$(DEMO_VAR)/platform.sqlite3 $(MANAGE) build_evaluation_set --name demo-2026-Q4 --dataset demo-faces --kind tabular --stratify skin_tone:monk_3 --stratify sex --per-stratum 150 --seed 1 --freeze
+	VAR_DIR=$(DEMO_VAR) DATABASE_URL=sqlite:///$(CURDIR)/$(DEMO_VAR)/platform.sqlite3 $(MANAGE) score_evaluation_set --evaluation-set demo-2026-Q4 --model demo-tabular-mlp:2026.4
 	@echo "Browse it: make serve-demo, then sign in at http://127.0.0.1:8000/admin/ as steward, officer or auditor (password: demo)"
 
 lint: $(STAMP)

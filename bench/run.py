@@ -15,6 +15,8 @@ BENCHMARKS = [
     ["consent_import.py", "--database", "postgres"],
     ["consent_check.py", "--database", "sqlite"],
     ["consent_check.py", "--database", "postgres"],
+    ["scoring_tabular.py"],
+    ["scoring_images.py"],
 ]
 
 

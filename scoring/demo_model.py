@@ -65,7 +65,7 @@ def train(*, actor: Actor, dataset: Dataset | None = None, seed: int = 7, steps:
     tables = [pq.read_table(absolute_path(f)).to_pandas() for f in FeatureFile.objects.filter(dataset=dataset)]
     features = pd.concat(tables).set_index("item_id").loc[items["item_id"], FEATURES]
     target = _target(features, _is_dark(items["attributes"]))
-    mlp = load_architecture("tabular-mlp", {"feature_columns": FEATURES, "hidden": 32})
+    mlp = load_architecture("tabular-mlp", {"feature_columns": FEATURES, "hidden": 64})
     inputs = torch.tensor(features.to_numpy(dtype=np.float32))
     mlp.module.mean.copy_(inputs.mean(0))
     mlp.module.scale.copy_(inputs.std(0).clamp_min(1e-6))
@@ -76,7 +76,7 @@ def train(*, actor: Actor, dataset: Dataset | None = None, seed: int = 7, steps:
             name="demo-tabular-mlp",
             version=MODEL_VERSION,
             architecture="tabular-mlp",
-            config={"feature_columns": FEATURES, "hidden": 32},
+            config={"feature_columns": FEATURES, "hidden": 64},
             weights=state_bytes(mlp.module),
             description=f"Demo MLP trained by train_demo_model; learned a {DARK_BAND_GAP} lower score for "
             "skin tones 8-10 through the proxy feature feature_region.",

@@ -25,11 +25,12 @@ from core.audit_log import Actor
 from core.files import removed_unless_committed
 from scoring.engine import WeightsError, load_architecture, load_weights, read_safetensors_header
 from scoring.engine.distribute import score_shards
-from scoring.engine.sampling import Allocation, draw, stratum_labels
+from scoring.engine.sampling import STRATUM_SEPARATOR, Allocation, draw, stratum_labels
 from scoring.engine.scoring import ModelSpec, ScoreError, Shard, check_scores, device
 from scoring.models import EvaluationSet, EvaluationSetMember, ModelVersion, ScoreArtifact
 
 EXCLUDED_AFTER_FREEZE = "consent withdrawn since freeze"
+NO_VALUES = "(no attribute values: erased or missing)"
 SHARD_SIZE = 50_000
 
 
@@ -284,7 +285,7 @@ def _report(items: pd.DataFrame, drawn: pd.DataFrame) -> dict:
         excluded = group[group["reason"] != ""]["reason"].value_counts().to_dict()
         strata.append(
             {
-                "stratum": label,
+                "stratum": label if label.replace(STRATUM_SEPARATOR.strip(), "").strip() else NO_VALUES,
                 "available": len(group),
                 "eligible": int((group["reason"] == "").sum()),
                 "drawn": int(drawn_counts.get(label, 0)),
