@@ -68,6 +68,11 @@ class EvaluationSet(models.Model):
     def __str__(self):
         return self.name
 
+    def save(self, *args, **kwargs):
+        if not self._state.adding and EvaluationSet.objects.filter(pk=self.pk, status=self.Status.FROZEN).exists():
+            raise ValueError(f"evaluation set {self.name!r} is frozen and never changes")
+        super().save(*args, **kwargs)
+
     @property
     def is_frozen(self) -> bool:
         return self.status == self.Status.FROZEN
@@ -98,6 +103,16 @@ class EvaluationSetMember(models.Model):
 
     def __str__(self):
         return f"{self.evaluation_set} / {self.item_id}"
+
+    def save(self, *args, **kwargs):
+        if EvaluationSet.objects.filter(pk=self.evaluation_set_id, status=EvaluationSet.Status.FROZEN).exists():
+            raise ValueError("the members of a frozen evaluation set never change")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self.evaluation_set.is_frozen:
+            raise ValueError("the members of a frozen evaluation set never change")
+        return super().delete(*args, **kwargs)
 
 
 class ScoreArtifact(models.Model):

@@ -5,79 +5,141 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('consent', '0002_ledger_head_and_append_only'),
+        ("consent", "0002_ledger_head_and_append_only"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='EvaluationSet',
+            name="EvaluationSet",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('item_kind', models.CharField(blank=True, help_text='tabular or image; blank for both', max_length=16)),
-                ('snapshot_at', models.DateTimeField(help_text='consent is checked as of this time')),
-                ('strata', models.JSONField(help_text='attributes (and bandings) the set is stratified by')),
-                ('allocation', models.JSONField(help_text='per-stratum targets, or proportional allocation with a minimum')),
-                ('excluded_copyright', models.JSONField(default=list, help_text='copyright statuses not allowed')),
-                ('seed', models.BigIntegerField()),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('frozen', 'Frozen')], default='draft', max_length=16)),
-                ('report', models.JSONField(default=dict, help_text='per stratum: available, eligible, drawn, exclusions by reason')),
-                ('manifest_sha256', models.CharField(blank=True, max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('frozen_at', models.DateTimeField(blank=True, null=True)),
-                ('dataset', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='evaluation_sets', to='consent.dataset')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200, unique=True)),
+                (
+                    "item_kind",
+                    models.CharField(blank=True, help_text="tabular or image; blank for both", max_length=16),
+                ),
+                ("snapshot_at", models.DateTimeField(help_text="consent is checked as of this time")),
+                ("strata", models.JSONField(help_text="attributes (and bandings) the set is stratified by")),
+                (
+                    "allocation",
+                    models.JSONField(help_text="per-stratum targets, or proportional allocation with a minimum"),
+                ),
+                ("excluded_copyright", models.JSONField(default=list, help_text="copyright statuses not allowed")),
+                ("seed", models.BigIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("draft", "Draft"), ("frozen", "Frozen")], default="draft", max_length=16
+                    ),
+                ),
+                (
+                    "report",
+                    models.JSONField(
+                        default=dict, help_text="per stratum: available, eligible, drawn, exclusions by reason"
+                    ),
+                ),
+                ("manifest_sha256", models.CharField(blank=True, max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("frozen_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "dataset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="evaluation_sets",
+                        to="consent.dataset",
+                    ),
+                ),
             ],
             options={
-                'permissions': [('build_evaluation_set', 'Can build and freeze evaluation sets')],
+                "permissions": [("build_evaluation_set", "Can build and freeze evaluation sets")],
             },
         ),
         migrations.CreateModel(
-            name='ModelVersion',
+            name="ModelVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('version', models.CharField(max_length=50)),
-                ('kind', models.CharField(choices=[('torch', 'PyTorch architecture and weights'), ('precomputed', 'Precomputed scores')], max_length=16)),
-                ('architecture', models.CharField(blank=True, max_length=100)),
-                ('config', models.JSONField(blank=True, default=dict, help_text="the architecture's configuration")),
-                ('artifact_path', models.CharField(help_text='weights or scores file, relative to ARTIFACT_ROOT', max_length=300)),
-                ('artifact_sha256', models.CharField(max_length=64)),
-                ('description', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100)),
+                ("version", models.CharField(max_length=50)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("torch", "PyTorch architecture and weights"), ("precomputed", "Precomputed scores")],
+                        max_length=16,
+                    ),
+                ),
+                ("architecture", models.CharField(blank=True, max_length=100)),
+                ("config", models.JSONField(blank=True, default=dict, help_text="the architecture's configuration")),
+                (
+                    "artifact_path",
+                    models.CharField(help_text="weights or scores file, relative to ARTIFACT_ROOT", max_length=300),
+                ),
+                ("artifact_sha256", models.CharField(max_length=64)),
+                ("description", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'permissions': [('register_model', 'Can register a model version')],
-                'constraints': [models.UniqueConstraint(fields=('name', 'version'), name='model_name_version_unique')],
+                "permissions": [("register_model", "Can register a model version")],
+                "constraints": [models.UniqueConstraint(fields=("name", "version"), name="model_name_version_unique")],
             },
         ),
         migrations.CreateModel(
-            name='ScoreArtifact',
+            name="ScoreArtifact",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('path', models.CharField(help_text='relative to ARTIFACT_ROOT', max_length=300)),
-                ('sha256', models.CharField(max_length=64)),
-                ('scored', models.PositiveIntegerField()),
-                ('excluded', models.JSONField(default=dict, help_text='members not scored, by reason (e.g. withdrawn since freeze)')),
-                ('device', models.CharField(max_length=32)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('evaluation_set', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='score_artifacts', to='scoring.evaluationset')),
-                ('model_version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='score_artifacts', to='scoring.modelversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("path", models.CharField(help_text="relative to ARTIFACT_ROOT", max_length=300)),
+                ("sha256", models.CharField(max_length=64)),
+                ("scored", models.PositiveIntegerField()),
+                (
+                    "excluded",
+                    models.JSONField(
+                        default=dict, help_text="members not scored, by reason (e.g. withdrawn since freeze)"
+                    ),
+                ),
+                ("device", models.CharField(max_length=32)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "evaluation_set",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="score_artifacts",
+                        to="scoring.evaluationset",
+                    ),
+                ),
+                (
+                    "model_version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="score_artifacts",
+                        to="scoring.modelversion",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='EvaluationSetMember',
+            name="EvaluationSetMember",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('stratum', models.CharField(max_length=200)),
-                ('evaluation_set', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='members', to='scoring.evaluationset')),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='consent.dataitem')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("stratum", models.CharField(max_length=200)),
+                (
+                    "evaluation_set",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="members", to="scoring.evaluationset"
+                    ),
+                ),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="consent.dataitem"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('evaluation_set', 'item'), name='member_unique_in_set')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("evaluation_set", "item"), name="member_unique_in_set")
+                ],
             },
         ),
     ]

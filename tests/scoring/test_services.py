@@ -189,3 +189,24 @@ def test_the_commands_build_freeze_and_score(demo, models):
     )
     assert "Scored 30 items of cli" in out.getvalue()
     assert Subject.objects.exists()
+
+
+def test_a_frozen_set_and_its_members_never_change(demo):
+    evaluation_set = services.freeze_evaluation_set(actor=ACTOR, evaluation_set=build(demo))
+    evaluation_set.seed = 99
+    with pytest.raises(ValueError, match="frozen"):
+        evaluation_set.save()
+    member = evaluation_set.members.first()
+    with pytest.raises(ValueError, match="never change"):
+        member.delete()
+    with pytest.raises(ValueError, match="never change"):
+        member.save()
+
+
+def test_compliance_officers_may_build_sets_and_register_models(db):
+    from django.contrib.auth.models import Group
+
+    officer = Group.objects.get(name="Compliance officer").permissions.values_list("codename", flat=True)
+    assert {"register_model", "build_evaluation_set", "view_scoreartifact"} <= set(officer)
+    auditor = Group.objects.get(name="Auditor").permissions.values_list("codename", flat=True)
+    assert "build_evaluation_set" not in auditor
