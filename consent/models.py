@@ -361,7 +361,8 @@ class DataItem(models.Model):
     kind = models.CharField(max_length=16, choices=ItemKind.choices)
     content_hash = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the content")
     attributes = models.JSONField(help_text="protected attributes, validated against the dataset's schema")
-    image = models.FileField(upload_to="items/", blank=True)
+    # Indexed: erasure checks whether another item shares a content-addressed file.
+    image = models.FileField(upload_to="items/", blank=True, db_index=True)
     feature_file = models.ForeignKey(FeatureFile, null=True, blank=True, on_delete=models.PROTECT, related_name="items")
     import_batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

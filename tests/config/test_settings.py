@@ -1,48 +1,123 @@
+"""The settings module, loaded in a fresh process the way a deployment loads it."""
+
 import os
 import secrets
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 
+# Every variable config/settings.py reads; the caller's values must not leak into these tests.
+SETTINGS_VARIABLES = {
+    "DJANGO_SETTINGS_MODULE",
+    "VAR_DIR",
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "CSRF_TRUSTED_ORIGINS",
+    "DATABASE_URL",
+    "STATIC_ROOT",
+    "MEDIA_ROOT",
+    "ARTIFACT_ROOT",
+    "DASK_SCHEDULER_ADDRESS",
+    "ORGANISATION_NAME",
+    "ORGANISATION_CONTACT",
+    "ORGANISATION_ADDRESS",
+    "PRIVACY_POLICY_URL",
+    "MAX_IMAGE_PIXELS",
+    "LOG_LEVEL",
+}
 
-def manage(args, tmp_path, **env):
+
+def manage(tmp_path, *args, **env):
+    """Run manage.py in a fresh interpreter with a clean settings environment plus `env`."""
     environment = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE"}
+        if key not in SETTINGS_VARIABLES and not key.startswith("SECURE_")
     }
-    environment.update({"VAR_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", **env})
+    environment["VAR_DIR"] = str(tmp_path / "var")
+    environment["DATABASE_URL"] = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    environment.update(env)
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
     )
+
+
+def production(**overrides):
+    values = {"DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "audit.example.org"}
+    values.update(overrides)
+    return values
 
 
 def test_the_deployment_check_passes_with_production_values(tmp_path):
-    result = manage(
-        ["check", "--deploy", "--fail-level", "WARNING"],
-        tmp_path,
-        DEBUG="0",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        ALLOWED_HOSTS="audit.example.org",
-    )
+    result = manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", **production())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_the_development_defaults_need_no_environment(tmp_path):
+    result = manage(tmp_path, "check")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_it_refuses_to_start_in_production_without_a_secret_key(tmp_path):
-    result = manage(["check"], tmp_path, DEBUG="0", ALLOWED_HOSTS="audit.example.org")
+    values = production()
+    del values["SECRET_KEY"]
+    result = manage(tmp_path, "check", **values)
     assert result.returncode != 0
-    assert "SECRET_KEY must be set" in result.stderr
+    assert "ImproperEnvironment: SECRET_KEY must be set" in result.stderr
 
 
-def test_it_refuses_a_bad_database_url(tmp_path):
-    result = manage(["check"], tmp_path, DATABASE_URL="mysql://u:p@db/audit")
+@pytest.mark.parametrize(
+    "secret_key",
+    ["", "   ", "dev-only-insecure-key-never-use-in-production-0123456789abcdefghijkl"],
+    ids=["empty", "blank", "the-development-key"],
+)
+def test_it_refuses_to_start_in_production_with_an_unusable_secret_key(tmp_path, secret_key):
+    result = manage(tmp_path, "check", **production(SECRET_KEY=secret_key))
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set to a secret value when DEBUG is off" in result.stderr
+
+
+def test_it_refuses_to_start_in_production_without_allowed_hosts(tmp_path):
+    values = production()
+    del values["ALLOWED_HOSTS"]
+    result = manage(tmp_path, "check", **values)
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS must be set when DEBUG is off" in result.stderr
+
+
+def test_it_refuses_a_bad_database_url_scheme(tmp_path):
+    result = manage(tmp_path, "check", DATABASE_URL="mysql://u:p@db/audit")
     assert result.returncode != 0
     assert "DATABASE_URL must be a sqlite:// or postgres:// URL" in result.stderr
 
 
-def test_it_refuses_a_bad_boolean(tmp_path):
-    result = manage(["check"], tmp_path, DEBUG="ture")
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("DEBUG", "ture", "DEBUG must be one of"),
+        ("MAX_IMAGE_PIXELS", "25e6", "MAX_IMAGE_PIXELS must be an integer"),
+        ("LOG_LEVEL", "verbose", "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+        ("DASK_SCHEDULER_ADDRESS", "scheduler:8786", "DASK_SCHEDULER_ADDRESS must be an address"),
+    ],
+)
+def test_it_refuses_a_bad_value_naming_the_variable(tmp_path, variable, value, message):
+    result = manage(tmp_path, "check", **{variable: value})
     assert result.returncode != 0
-    assert "DEBUG must be one of" in result.stderr
+    assert message in result.stderr
+
+
+def test_it_accepts_a_log_level_in_any_case(tmp_path):
+    result = manage(tmp_path, "check", LOG_LEVEL="warning")
+    assert result.returncode == 0, result.stdout + result.stderr
