@@ -55,18 +55,24 @@ def child(mode: str, path: str, n: int, batch_size: int, shard_size: int, hidden
     from scoring.engine.scoring import Shard, build_model
 
     spec = model_spec(hidden)
+    # Loading the model and the first call's set-up are once-per-worker costs, not the stage's:
+    # both measurements start warm.
+    module = build_model(spec).module
     if mode == "engine":
         ids = np.arange(1, n + 1, dtype=np.int64)
         shards = [Shard(item_ids=ids[s : s + shard_size], feature_path=path) for s in range(0, n, shard_size)]
+        score_shards(shards[:2], spec, batch_size=batch_size)
         start = time.perf_counter()
         out_ids, scores = score_shards(shards, spec, batch_size=batch_size)
         elapsed = time.perf_counter() - start
         assert len(out_ids) == n and np.isfinite(scores).all()
     else:
-        module = build_model(spec).module
         table = pd.read_parquet(path, columns=FEATURES)
         inputs = torch.from_numpy(table.to_numpy(dtype=np.float32))
         del table
+        with torch.inference_mode():
+            for s in range(0, 2 * shard_size, batch_size):
+                module(inputs[s : s + batch_size])
         start = time.perf_counter()
         with torch.inference_mode():
             for s in range(0, n, batch_size):

@@ -29,6 +29,7 @@ from consent.models import (
     Subject,
 )
 from consent.rules.purposes import Purpose
+from core.admin_bases import NoChangeNoDelete, ReadOnly
 from core.audit_log import Actor
 
 # Requests to the subject admin name the channel the subject used; the admin is a web form.
@@ -60,26 +61,8 @@ class ServiceAddForm(forms.ModelForm):
                 field = self.field_names.get(field, field)
                 self.add_error(field if field in self.fields else None, message)
 
-    def create(self, actor: Actor):
-        raise NotImplementedError
-
     def save(self, commit=True):
         return self.created
-
-
-class NoChangeNoDelete(admin.ModelAdmin):
-    """Rows of these models change only through services, never through an admin form."""
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnly(NoChangeNoDelete):
-    def has_add_permission(self, request):
-        return False
 
 
 class ReadOnlyAfterCreate(NoChangeNoDelete):

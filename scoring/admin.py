@@ -1,19 +1,7 @@
 from django.contrib import admin
 
+from core.admin_bases import ReadOnly
 from scoring.models import EvaluationSet, ModelVersion, ScoreArtifact
-
-
-class ReadOnly(admin.ModelAdmin):
-    """Written by services and commands only; the admin shows them."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ModelVersion)
