@@ -48,6 +48,7 @@ from consent.rules.ledger import sha256_hex
 from consent.rules.purposes import ALL_PURPOSES_MASK, Purpose
 from consent.selectors import subjects_with_active_consent
 from core.audit_log import Actor
+from core.files import removed_unless_committed
 from core.models import Role
 
 DEMO_DATASET = "demo-faces"
@@ -609,7 +610,7 @@ def seed_population(
     """Build the demo population in the current database, all or nothing; refuses to run twice."""
     actor = actor or Actor.system("seed_demo")
     images = default_images(subjects) if images is None else images
-    with transaction.atomic():
+    with removed_unless_committed(), transaction.atomic():
         _refuse_if_present()
         population = plan_population(subjects=subjects, images=images, seed=seed, now=timezone.now())
         _publish_notices(actor=actor)
