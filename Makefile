@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 # The demo lives in its own folder (database and files), rebuilt on every run.
 DEMO_VAR := var/demo
+DEMO_ENV := VAR_DIR=$(DEMO_VAR) DATABASE_URL=sqlite:///$(CURDIR)/$(DEMO_VAR)/platform.sqlite3
 
 demo: $(STAMP)
 	rm -rf $(DEMO_VAR)
@@ -27,7 +28,11 @@ demo: $(STAMP)
 	VAR_DIR=$(DEMO_VAR) DATABASE_URL=sqlite:///$(CURDIR)/$(DEMO_VAR)/platform.sqlite3 $(MANAGE) seed_demo --subjects $(DEMO_SUBJECTS) --demo-users
 	VAR_DIR=$(DEMO_VAR) DATABASE_URL=sqlite:///$(CURDIR)/$(DEMO_VAR)/platform.sqlite3 $(MANAGE) train_demo_model
 	VAR_DIR=$(DEMO_VAR) DATABASE_URL=sqlite:///$(CURDIR)/$(DEMO_VAR)/platform.sqlite3 $(MANAGE) build_evaluation_set --name demo-2026-Q4 --dataset demo-faces --kind tabular --stratify skin_tone:monk_3 --stratify sex --per-stratum 150 --seed 1 --freeze
-	VAR_DIR=$(DEMO_VAR) DATABASE_URL=sqlite:///$(CURDIR)/$(DEMO_VAR)/platform.sqlite3 $(MANAGE) score_evaluation_set --evaluation-set demo-2026-Q4 --model demo-tabular-mlp:2026.4
+	$(DEMO_ENV) $(MANAGE) define_policy --name demo-quarterly --attribute skin_tone:monk_3 --attribute sex --threshold 0.05 --bootstrap 1000 --check-against demo-2026-Q4
+	@# A real worker executes the run; it stops when the demo does.
+	$(DEMO_ENV) $(MANAGE) db_worker --no-startup-delay --interval 0.2 --no-reload -v 0 & worker=$$!; \
+	$(DEMO_ENV) $(MANAGE) run_audit --model demo-tabular-mlp:2026.4 --evaluation-set demo-2026-Q4 --policy demo-quarterly --period 2026-Q4 --wait --poll 0.2; \
+	status=$$?; kill $$worker; wait $$worker 2>/dev/null; exit $$status
 	@echo "Browse it: make serve-demo, then sign in at http://127.0.0.1:8000/admin/ as steward, officer or auditor (password: demo)"
 
 lint: $(STAMP)

@@ -42,6 +42,9 @@ INSTALLED_APPS = [
     "core",
     "consent",
     "scoring",
+    "audit",
+    "django_tasks",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -93,6 +96,7 @@ MIGRATION_MODULES = {
     "core": "migrations.core",
     "consent": "migrations.consent",
     "scoring": "migrations.scoring",
+    "audit": "migrations.audit",
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -124,6 +128,11 @@ PRIVACY_POLICY_URL = env_str("PRIVACY_POLICY_URL", "https://example.org/privacy"
 
 # Largest image, in pixels, that an import decodes (decompression-bomb guard).
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 25_000_000, minimum=1)
+
+# Audit runs are tasks (Django's Tasks API); `manage.py db_worker` executes them from the database.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# A running audit whose worker has given no sign of life for this long is failed (and can be retried).
+AUDIT_RUN_STALE_AFTER = env_int("AUDIT_RUN_STALE_AFTER", 3600, minimum=60)
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"

@@ -342,6 +342,15 @@ def manifest_hash(evaluation_set: EvaluationSet) -> str:
 # Scoring -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ComputedScores:
+    """Scores computed but not yet stored: one row per scored member (item_id, item_ref, stratum, score)."""
+
+    table: pa.Table
+    excluded: dict
+    device: str
+
+
 def score_evaluation_set(
     *,
     actor: Actor,
@@ -351,7 +360,23 @@ def score_evaluation_set(
     shard_size: int = SHARD_SIZE,
     batch_size: int = 4096,
 ) -> ScoreArtifact:
-    """Score the members whose consent is still active; keep the scores as a hashed Parquet artifact.
+    """Score the members whose consent is still active; keep the scores as a hashed Parquet artifact."""
+    computed = compute_scores(
+        evaluation_set=evaluation_set, model=model, on_progress=on_progress, shard_size=shard_size,
+        batch_size=batch_size,
+    )  # fmt: skip
+    return store_scores(actor=actor, evaluation_set=evaluation_set, model=model, computed=computed)
+
+
+def compute_scores(
+    *,
+    evaluation_set: EvaluationSet,
+    model: ModelVersion,
+    on_progress: Callable[[int, int], None] | None = None,
+    shard_size: int = SHARD_SIZE,
+    batch_size: int = 4096,
+) -> ComputedScores:
+    """Score the members whose evaluation consent is active now; writes nothing.
 
     Shards hold whole batches (the shard size is rounded up to a multiple of the batch size), so
     every item is scored in the same batch however the work is split: matrix kernels chosen by
@@ -377,6 +402,8 @@ def score_evaluation_set(
     still = members["subject_id"].isin(active)
     excluded = {EXCLUDED_AFTER_FREEZE: int((~still).sum())} if (~still).any() else {}
     members = members[still]
+    if members.empty:
+        raise RuleViolation([("evaluation_set", f"no member of {evaluation_set} has active evaluation consent")])
 
     if model.kind == ModelVersion.Kind.PRECOMPUTED:
         ids, scores = _precomputed(model, members)
@@ -393,6 +420,13 @@ def score_evaluation_set(
             "score": scores.astype(np.float64),
         }
     )
+    return ComputedScores(table=table, excluded=excluded, device=where)
+
+
+def store_scores(
+    *, actor: Actor, evaluation_set: EvaluationSet, model: ModelVersion, computed: ComputedScores
+) -> ScoreArtifact:
+    table, excluded = computed.table, computed.excluded
     relative = f"scores/{uuid.uuid4().hex}.parquet"
     path = _artifact_dir("scores") / Path(relative).name
     with removed_unless_committed() as written, transaction.atomic():
@@ -400,7 +434,7 @@ def score_evaluation_set(
         written.append(path)
         artifact = ScoreArtifact.objects.create(
             model_version=model, evaluation_set=evaluation_set, path=relative, sha256=sha256_hex(path.read_bytes()),
-            scored=table.num_rows, excluded=excluded, device=where,
+            scored=table.num_rows, excluded=excluded, device=computed.device,
         )  # fmt: skip
         audit_log.record(
             actor=actor, action="scores.create", object_type="score_artifact", object_id=artifact.pk,

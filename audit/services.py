@@ -1,0 +1,347 @@
+"""Every write of the audit app: policies and audit runs (queued -> running -> succeeded / failed / cancelled)."""
+
+import logging
+import time
+from datetime import timedelta
+
+import orjson
+import pandas as pd
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from audit.fairness import AttributeSpec, AuditInputError, AuditSpec, CrossCheckError, evidence_for, from_frame
+from audit.fairness.spec import LABEL_METRICS, TARGET_METRICS
+from audit.models import AuditPolicy, AuditRun, GapResult, GroupResult, validate_period
+from audit.policies import attribute_specs, column_name, policy_spec
+from consent.errors import RuleViolation
+from consent.models import DataItem
+from consent.rules.ledger import sha256_hex
+from consent.selectors import item_attributes
+from core import audit_log
+from core.audit_log import Actor
+from scoring.models import EvaluationSet, ModelVersion
+from scoring.services import compute_scores, manifest_hash, store_scores
+
+logger = logging.getLogger(__name__)
+Status = AuditRun.Status
+
+
+# Policies ------------------------------------------------------------------------------------
+
+
+def define_policy(
+    *,
+    actor: Actor,
+    name: str,
+    attributes: list[dict],
+    metrics: list[str] | None = None,
+    threshold: float = 0.05,
+    confidence: float = 0.95,
+    replicates: int = 1000,
+    seed: int = 0,
+    min_group_size: int = 30,
+    decision_threshold: float = 0.5,
+    intersections: bool = True,
+    description: str = "",
+    evaluation_set: EvaluationSet | None = None,
+) -> AuditPolicy:
+    """A new version of the policy `name` (1 for a new name). With `evaluation_set`, its attributes are
+    checked against that set's attribute schema now rather than when a run starts."""
+    metrics = list(metrics or ["mean_score_gap"])
+    problems = []
+    if not name.strip():
+        problems.append(("name", "a policy needs a name"))
+    for entry in attributes:
+        if not isinstance(entry, dict) or not entry.get("attribute"):
+            problems.append(("attributes", f"{entry!r}: each attribute is {{'attribute': ..., 'banding': ...}}"))
+    unsupported = sorted(set(metrics) & (LABEL_METRICS | TARGET_METRICS))
+    if unsupported:
+        problems.append(("metrics", f"{unsupported} need ground truth, which registry items do not carry"))
+    if problems:
+        raise AuditInputError(problems)
+    entries = [
+        {"attribute": e["attribute"], "banding": e.get("banding") or None, "reference": e.get("reference") or None}
+        for e in attributes
+    ]
+    if evaluation_set is not None:
+        attribute_specs(entries, evaluation_set.dataset.attribute_schema.rules())
+    # The engine's own rules check the numbers.
+    AuditSpec(
+        attributes=tuple(AttributeSpec(column_name(e)) for e in entries), threshold=threshold, confidence=confidence,
+        replicates=replicates, seed=seed, min_group_size=min_group_size, decision_threshold=decision_threshold,
+        metrics=tuple(metrics), intersections=intersections,
+    )  # fmt: skip
+    with transaction.atomic():
+        latest = AuditPolicy.objects.select_for_update().filter(name=name).order_by("-version").first()
+        policy = AuditPolicy.objects.create(
+            name=name, version=(latest.version + 1) if latest else 1, attributes=entries, metrics=metrics,
+            threshold=threshold, confidence=confidence, replicates=replicates, seed=seed,
+            min_group_size=min_group_size, decision_threshold=decision_threshold, intersections=intersections,
+            description=description,
+        )  # fmt: skip
+        audit_log.record(
+            actor=actor, action="policy.define", object_type="audit_policy", object_id=policy.pk,
+            after=policy.audit_view(),
+        )  # fmt: skip
+    return policy
+
+
+# Runs ----------------------------------------------------------------------------------------
+
+
+def start_audit_run(
+    *, actor: Actor, model: ModelVersion, evaluation_set: EvaluationSet, policy: AuditPolicy, period: str
+) -> AuditRun:
+    """Queue a run; a worker (`manage.py db_worker`) executes it."""
+    problems = []
+    try:
+        validate_period(period)
+    except Exception as exc:  # noqa: BLE001 - ValidationError carries the message
+        problems.append(("period", " ".join(getattr(exc, "messages", [str(exc)]))))
+    if not evaluation_set.is_frozen:
+        problems.append(("evaluation_set", f"{evaluation_set} must be frozen before it is audited"))
+    try:
+        attribute_specs(policy.attributes, evaluation_set.dataset.attribute_schema.rules())
+    except AuditInputError as exc:
+        problems.extend(exc.problems)
+    if problems:
+        raise RuleViolation(problems)
+    with transaction.atomic():
+        run = AuditRun.objects.create(
+            model_version=model, evaluation_set=evaluation_set, policy=policy, period=period,
+            created_by=actor.user,
+        )  # fmt: skip
+        _enqueue(run)
+        audit_log.record(
+            actor=actor, action="audit_run.start", object_type="audit_run", object_id=run.pk,
+            after={"model": str(model), "evaluation_set": str(evaluation_set), "policy": str(policy),
+                   "period": period, "task_id": run.task_id},
+        )  # fmt: skip
+    return run
+
+
+def _enqueue(run: AuditRun) -> None:
+    from audit.tasks import execute_audit_run_task
+
+    result = execute_audit_run_task.enqueue(run.pk)
+    run.task_id = str(result.id)
+    run.save(update_fields=["task_id"])
+
+
+def cancel_audit_run(*, actor: Actor, run: AuditRun, reason: str = "cancelled by the user") -> AuditRun:
+    """A queued run never starts; a running one stops at its next step and stores nothing."""
+    with transaction.atomic():
+        run = AuditRun.objects.select_for_update().get(pk=run.pk)
+        before = run.status
+        run.set_status(Status.CANCELLED, actor=actor.label, reason=reason)
+        run.finished_at = timezone.now()
+        run.save(update_fields=["finished_at"])
+        audit_log.record(
+            actor=actor, action="audit_run.cancel", object_type="audit_run", object_id=run.pk,
+            before={"status": before}, after={"status": run.status, "reason": reason},
+        )  # fmt: skip
+    return run
+
+
+def retry_audit_run(*, actor: Actor, run: AuditRun) -> AuditRun:
+    with transaction.atomic():
+        run = AuditRun.objects.select_for_update().get(pk=run.pk)
+        before = {"status": run.status, "reason": run.reason}
+        run.set_status(Status.QUEUED, actor=actor.label, reason="retried")
+        run.progress, run.stage, run.finished_at, run.heartbeat_at = 0.0, "", None, None
+        run.save(update_fields=["progress", "stage", "finished_at", "heartbeat_at"])
+        _enqueue(run)
+        audit_log.record(
+            actor=actor, action="audit_run.retry", object_type="audit_run", object_id=run.pk,
+            before=before, after={"status": run.status, "task_id": run.task_id},
+        )  # fmt: skip
+    return run
+
+
+def reap_stale_runs(*, now=None) -> list[AuditRun]:
+    """Fail runs whose worker stopped beating (killed or crashed); they stored nothing and can be retried."""
+    now = now or timezone.now()
+    limit = now - timedelta(seconds=settings.AUDIT_RUN_STALE_AFTER)
+    reaped = []
+    for run_id in AuditRun.objects.filter(status=Status.RUNNING, heartbeat_at__lt=limit).values_list("pk", flat=True):
+        with transaction.atomic():
+            run = AuditRun.objects.select_for_update().get(pk=run_id)
+            if run.status != Status.RUNNING or run.heartbeat_at >= limit:
+                continue
+            reason = (
+                f"the worker stopped without finishing (no sign of life since {run.heartbeat_at:%Y-%m-%d %H:%M:%S} "
+                "UTC); nothing was stored, and the run can be retried"
+            )
+            _fail(run, reason)
+        reaped.append(run)
+    return reaped
+
+
+class _Cancelled(Exception):
+    pass
+
+
+SYSTEM = Actor.system("audit-worker")
+
+
+def execute_audit_run(run_id: int) -> str:
+    """The task's body: re-check consent, score, compute, cross-check, then store everything at once."""
+    with transaction.atomic():
+        run = AuditRun.objects.select_for_update().get(pk=run_id)
+        if run.status != Status.QUEUED:
+            return run.status
+        run.set_status(Status.RUNNING, actor=SYSTEM.label)
+        run.started_at = run.heartbeat_at = timezone.now()
+        run.attempts += 1
+        run.save(update_fields=["started_at", "heartbeat_at", "attempts"])
+    try:
+        computed, evidence = _compute(run)
+        _store(run, computed, evidence)
+    except _Cancelled:
+        return Status.CANCELLED
+    except (RuleViolation, AuditInputError, CrossCheckError) as exc:
+        _fail_if_running(run, str(exc))
+    except Exception as exc:
+        _fail_if_running(run, f"internal error ({type(exc).__name__}: {exc}); nothing was stored")
+        raise
+    run.refresh_from_db()
+    return run.status
+
+
+class _Beat:
+    """Progress and heartbeat, written at most once a second; also notices a cancellation."""
+
+    def __init__(self, run: AuditRun):
+        self.run_id = run.pk
+        self.last = 0.0
+
+    def __call__(self, stage: str, progress: float, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last < 1.0:
+            return
+        self.last = now
+        with transaction.atomic():
+            updated = AuditRun.objects.filter(pk=self.run_id, status=Status.RUNNING).update(
+                stage=stage, progress=round(progress, 4), heartbeat_at=timezone.now()
+            )
+        if not updated:
+            raise _Cancelled
+
+
+def _compute(run: AuditRun):
+    beat = _Beat(run)
+    beat("re-checking consent and scoring", 0.0, force=True)
+    schema = run.evaluation_set.dataset.attribute_schema.rules()
+    spec = policy_spec(run.policy, schema)
+    computed = compute_scores(
+        evaluation_set=run.evaluation_set, model=run.model_version,
+        on_progress=lambda done, total: beat("scoring", 0.6 * done / max(total, 1)),
+    )  # fmt: skip
+    beat("reading attributes", 0.6, force=True)
+    scores = computed.table.to_pandas()
+    attributes = item_attributes(actor=SYSTEM, items=DataItem.objects.filter(pk__in=scores["item_id"].tolist()))
+    frame = pd.DataFrame({"item": scores["item_ref"], "score": scores["score"]})
+    attribute_of = scores["item_id"].map(attributes)
+    for entry in run.policy.attributes:
+        values = attribute_of.map(lambda a, name=entry["attribute"]: (a or {}).get(name, ""))
+        if entry.get("banding"):
+            rule = schema.attributes[entry["attribute"]]
+            values = values.map(lambda v, r=rule, b=entry["banding"]: r.band_of(b, v) if v else "")
+        frame[column_name(entry)] = values
+    data = from_frame(
+        frame, id_column="item", score_column="score", attributes=spec.attributes,
+        decision_threshold=spec.decision_threshold,
+    )  # fmt: skip
+    beat("computing group statistics, intervals and the cross-check", 0.7, force=True)
+    evidence = evidence_for(data, spec, source=_source(run), context={"excluded": computed.excluded})
+    beat("storing results", 0.95, force=True)
+    return computed, evidence
+
+
+def _source(run: AuditRun) -> dict:
+    model = run.model_version
+    return {
+        "kind": "audit_run",
+        "run": run.pk,
+        "period": run.period,
+        "model": {"name": model.name, "version": model.version, "kind": model.kind,
+                  "architecture": model.architecture, "sha256": model.artifact_sha256},
+        "evaluation_set": {"name": run.evaluation_set.name, "manifest_sha256": run.evaluation_set.manifest_sha256},
+        "policy": {"name": run.policy.name, "version": run.policy.version},
+    }  # fmt: skip
+
+
+def _store(run: AuditRun, computed, evidence: dict) -> None:
+    with transaction.atomic():
+        locked = AuditRun.objects.select_for_update().get(pk=run.pk)
+        if locked.status != Status.RUNNING:
+            raise _Cancelled
+        if manifest_hash(locked.evaluation_set) != locked.evaluation_set.manifest_sha256:
+            raise RuleViolation([("evaluation_set", f"{locked.evaluation_set}'s members no longer match its manifest")])
+        artifact = store_scores(
+            actor=SYSTEM, evaluation_set=locked.evaluation_set, model=locked.model_version, computed=computed
+        )
+        evidence["source"]["score_artifact"] = {"path": artifact.path, "sha256": artifact.sha256}
+        document = orjson.dumps(evidence, option=orjson.OPT_SORT_KEYS)
+        GroupResult.objects.bulk_create(_group_results(locked, evidence))
+        GapResult.objects.bulk_create(_gap_results(locked, evidence))
+        locked.score_artifact = artifact
+        locked.excluded = computed.excluded
+        locked.evidence = orjson.loads(document)
+        locked.evidence_sha256 = sha256_hex(document)
+        locked.finished_at = timezone.now()
+        locked.progress, locked.stage = 1.0, "done"
+        locked.save(
+            update_fields=["score_artifact", "excluded", "evidence", "evidence_sha256", "finished_at", "progress",
+                           "stage"]
+        )  # fmt: skip
+        locked.set_status(Status.SUCCEEDED, actor=SYSTEM.label)
+        headline = [v for v in evidence["verdicts"] if v["metric"] == "mean_score_gap"]
+        audit_log.record(
+            actor=SYSTEM, action="audit_run.succeed", object_type="audit_run", object_id=locked.pk,
+            after={"evidence_sha256": locked.evidence_sha256, "score_artifact": artifact.sha256,
+                   "verdicts": {v["grouping"]: v["verdict"] for v in headline}},
+        )  # fmt: skip
+
+
+def _sections(evidence: dict):
+    yield from evidence["attributes"].items()
+    yield from evidence["intersections"].items()
+
+
+def _group_results(run: AuditRun, evidence: dict):
+    for grouping, section in _sections(evidence):
+        for group, measures in section["groups"].items():
+            low, high = measures["mean_score_ci"]
+            yield GroupResult(
+                run=run, grouping=grouping, group=group, n=measures["n"], sufficient=measures["sufficient"],
+                mean_score=measures["mean_score"], mean_score_ci_low=low, mean_score_ci_high=high,
+                selection_rate=measures["selection_rate"], measures=measures,
+            )  # fmt: skip
+
+
+def _gap_results(run: AuditRun, evidence: dict):
+    for grouping, section in _sections(evidence):
+        for metric, gap in section["gaps"].items():
+            low, high = gap["ci"]
+            yield GapResult(
+                run=run, grouping=grouping, metric=metric, value=gap["value"], ci_low=low, ci_high=high,
+                threshold=gap.get("threshold"), verdict=gap.get("verdict", ""), n_needed=gap.get("n_needed"),
+            )  # fmt: skip
+
+
+def _fail_if_running(run: AuditRun, reason: str) -> None:
+    with transaction.atomic():
+        locked = AuditRun.objects.select_for_update().get(pk=run.pk)
+        if locked.status == Status.RUNNING:
+            _fail(locked, reason)
+
+
+def _fail(run: AuditRun, reason: str) -> None:
+    run.set_status(Status.FAILED, actor=SYSTEM.label, reason=reason)
+    run.finished_at = timezone.now()
+    run.save(update_fields=["finished_at"])
+    audit_log.record(
+        actor=SYSTEM, action="audit_run.fail", object_type="audit_run", object_id=run.pk, after={"reason": reason}
+    )
