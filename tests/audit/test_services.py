@@ -1,3 +1,4 @@
+import orjson
 import pytest
 from django.db import IntegrityError
 from django.utils import timezone
@@ -7,6 +8,7 @@ from audit.fairness import AuditInputError, CrossCheckError
 from audit.models import AuditPolicy, AuditRun, GapResult, GroupResult, IllegalTransition
 from consent import services as consent_services
 from consent.errors import RuleViolation
+from consent.rules.ledger import sha256_hex
 from core.models import AuditLogEntry
 from scoring.models import ScoreArtifact
 from scoring.services import EXCLUDED_AFTER_FREEZE
@@ -198,3 +200,9 @@ def test_illegal_moves_of_the_state_machine_raise(queued_run):
         services.retry_audit_run(actor=ACTOR, run=run)
     with pytest.raises(IllegalTransition):
         services.cancel_audit_run(actor=ACTOR, run=run)
+
+
+def test_the_stored_evidence_hashes_to_its_recorded_sha256_after_a_round_trip_through_the_database(queued_run):
+    services.execute_audit_run(queued_run.pk)
+    run = AuditRun.objects.get(pk=queued_run.pk)
+    assert sha256_hex(orjson.dumps(run.evidence, option=orjson.OPT_SORT_KEYS)) == run.evidence_sha256
