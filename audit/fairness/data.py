@@ -183,5 +183,5 @@ def _groups(series, spec: AttributeSpec, problems) -> GroupCodes:
     if not messages and len(groups) == 1:
         messages.append(errors.SINGLE_GROUP.format(value=groups[0]))
     _report(problems, spec.name, messages)
-    codes = pd.Categorical(values, categories=groups).codes.astype(np.int32)
+    codes = values.map({group: code for code, group in enumerate(groups)}).fillna(-1).to_numpy(dtype=np.int32)
     return GroupCodes(codes=codes, groups=groups)

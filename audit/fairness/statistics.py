@@ -117,7 +117,7 @@ def cell_statistics(data: AuditData, spec: AuditSpec, *, threads: int = 2) -> Ce
     cells, columns = cells[order], columns[order]
     a, b = key_hashes(data.keys[order], spec.seed)
     cell_ids, starts = np.unique(cells, return_index=True)
-    ends = np.append(starts[1:], len(cells))
+    ends = np.append(starts[1:], len(cells)) if len(cells) else starts  # an empty shard has no cells
 
     point = np.stack(
         [np.add.reduceat(columns[:, j].astype(np.float64), starts) for j in range(columns.shape[1])], axis=1
