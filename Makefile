@@ -33,6 +33,14 @@ demo: $(STAMP)
 	$(DEMO_ENV) $(MANAGE) db_worker --no-startup-delay --interval 0.2 --no-reload -v 0 & worker=$$!; \
 	$(DEMO_ENV) $(MANAGE) run_audit --model demo-tabular-mlp:2026.4 --evaluation-set demo-2026-Q4 --policy demo-quarterly --period 2026-Q4 --wait --poll 0.2; \
 	status=$$?; kill $$worker; wait $$worker 2>/dev/null; exit $$status
+	$(DEMO_ENV) $(MANAGE) create_signing_key --common-name "Demo report signing"
+	$(DEMO_ENV) $(MANAGE) render_report --quarter 2026-Q4 --out $(DEMO_VAR)/draft-report-2026-Q4.pdf --as-user officer
+	$(DEMO_ENV) $(MANAGE) review_report BR-2026-Q4-0001 --as-user auditor \
+	    --comment-on "skin_tone:monk_3 / mean_score_gap=The dark band scores lower; the interval lies wholly above the threshold."
+	$(DEMO_ENV) $(MANAGE) review_report BR-2026-Q4-0001 --approve --as-user officer --comment "Approved for the Q4 filing."
+	$(DEMO_ENV) $(MANAGE) export_report BR-2026-Q4-0001 --out $(DEMO_VAR)/bias-report-2026-Q4.pdf
+	$(DEMO_ENV) $(MANAGE) verify_report $(DEMO_VAR)/bias-report-2026-Q4.pdf
+	@echo "The approved, signed quarterly report: $(CURDIR)/$(DEMO_VAR)/bias-report-2026-Q4.pdf"
 	@echo "Browse it: make serve-demo, then sign in at http://127.0.0.1:8000/admin/ as steward, officer or auditor (password: demo)"
 
 lint: $(STAMP)

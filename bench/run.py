@@ -18,6 +18,7 @@ BENCHMARKS = [
     ["scoring_tabular.py"],
     ["scoring_images.py"],
     ["fairness.py"],
+    ["report_render.py"],
 ]
 
 

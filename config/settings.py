@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "consent",
     "scoring",
     "audit",
+    "reports",
     "django_tasks",
     "django_tasks_db",
 ]
@@ -97,6 +98,7 @@ MIGRATION_MODULES = {
     "consent": "migrations.consent",
     "scoring": "migrations.scoring",
     "audit": "migrations.audit",
+    "reports": "migrations.reports",
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -117,6 +119,11 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = env_path("MEDIA_ROOT", VAR_DIR / "media")
 # Derived files (feature Parquet, score artifacts, reports) live apart from uploads.
 ARTIFACT_ROOT = env_path("ARTIFACT_ROOT", VAR_DIR / "artifacts")
+# Approved reports are signed (PAdES) with this key and certificate; `manage.py create_signing_key` makes a
+# self-signed pair for a single machine, production points these at the organisation's own.
+REPORT_SIGNING_KEY = env_path("REPORT_SIGNING_KEY", VAR_DIR / "signing" / "report-signing-key.pem")
+REPORT_SIGNING_CERT = env_path("REPORT_SIGNING_CERT", VAR_DIR / "signing" / "report-signing-cert.pem")
+REPORT_SIGNING_KEY_PASSPHRASE = env_str("REPORT_SIGNING_KEY_PASSPHRASE", "")
 
 DASK_SCHEDULER_ADDRESS = env_optional_url("DASK_SCHEDULER_ADDRESS")
 
@@ -156,4 +163,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # WeasyPrint's font subsetting logs every table of every font at INFO.
+    "loggers": {"fontTools": {"level": "WARNING"}},
 }

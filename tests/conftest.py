@@ -21,6 +21,8 @@ def file_roots(settings, tmp_path):
     """Every test writes item files and feature Parquet into its own folders."""
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.ARTIFACT_ROOT = tmp_path / "artifacts"
+    settings.REPORT_SIGNING_KEY = tmp_path / "signing" / "key.pem"
+    settings.REPORT_SIGNING_CERT = tmp_path / "signing" / "cert.pem"
     return settings
 
 

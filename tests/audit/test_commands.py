@@ -106,3 +106,16 @@ def test_audit_file_refuses_a_file_with_no_rows(tmp_path):
     with pytest.raises(CommandError, match="the file has no rows"):
         run("audit_file", str(path), "--id-column", "id", "--score-column", "score", "--attribute", "group",
             "--json", str(tmp_path / "e.json"))  # fmt: skip
+
+
+def test_audit_file_also_renders_the_report_with_the_evidence_attached(score_file, tmp_path):
+    from pypdf import PdfReader
+
+    out, pdf = tmp_path / "evidence.json", tmp_path / "report.pdf"
+    output = run("audit_file", str(score_file), "--id-column", "id", "--score-column", "score", "--score-max", "10",
+                 "--attribute", "group", "--bootstrap", "100", "--json", str(out), "--pdf", str(pdf))  # fmt: skip
+    assert f"Report written to {pdf}" in output
+    reader = PdfReader(pdf)
+    assert json.loads(reader.attachments["evidence.json"][0]) == json.loads(out.read_text())
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert "scores.csv" in text and "0.2000" in text

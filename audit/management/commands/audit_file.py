@@ -44,6 +44,7 @@ class Command(BaseCommand):
         parser.add_argument("--metric", action="append", help="gap metric judged (repeatable; default mean_score_gap)")
         parser.add_argument("--no-intersections", action="store_true")
         parser.add_argument("--json", required=True, type=Path, dest="out", help="where to write the evidence")
+        parser.add_argument("--pdf", type=Path, help="also render the report (PDF/A-3b, evidence attached) here")
 
     def handle(self, *args, **options):
         path: Path = options["file"]
@@ -81,8 +82,14 @@ class Command(BaseCommand):
             ) from None
         except CrossCheckError as exc:
             raise CommandError("the cross-check failed:\n" + "\n".join(f"  {d}" for d in exc.disagreements)) from None
-        options["out"].write_bytes(orjson.dumps(evidence, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+        document = orjson.dumps(evidence, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+        options["out"].write_bytes(document)
         self.stdout.write(f"Audited {len(data):,} rows of {path.name}; evidence written to {options['out']}")
+        if options["pdf"]:
+            from reports.services import render_file_report  # the report layer sits above the audit layer
+
+            options["pdf"].write_bytes(render_file_report(evidence, document))
+            self.stdout.write(f"Report written to {options['pdf']}")
         self.stdout.write("")
         for line in verdict_lines(evidence):
             self.stdout.write(line)
