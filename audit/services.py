@@ -20,11 +20,18 @@ from consent.rules.ledger import sha256_hex
 from consent.selectors import item_attributes
 from core import audit_log
 from core.audit_log import Actor
+from core.files import removed_unless_committed
 from scoring.models import EvaluationSet, ModelVersion
-from scoring.services import compute_scores, manifest_hash, store_scores
+from scoring.services import compute_scores, store_scores
 
 logger = logging.getLogger(__name__)
 Status = AuditRun.Status
+
+
+def _require(actor: Actor, permission: str, what: str) -> None:
+    """Users need the permission; an actor without a user is the operator's own command or worker."""
+    if actor.user is not None and not actor.user.has_perm(permission):
+        raise PermissionError(f"{actor.label} may not {what}")
 
 
 # Policies ------------------------------------------------------------------------------------
@@ -48,6 +55,7 @@ def define_policy(
 ) -> AuditPolicy:
     """A new version of the policy `name` (1 for a new name). With `evaluation_set`, its attributes are
     checked against that set's attribute schema now rather than when a run starts."""
+    _require(actor, "audit.define_policy", "define audit policies")
     metrics = list(metrics or ["mean_score_gap"])
     problems = []
     if not name.strip():
@@ -94,6 +102,7 @@ def start_audit_run(
     *, actor: Actor, model: ModelVersion, evaluation_set: EvaluationSet, policy: AuditPolicy, period: str
 ) -> AuditRun:
     """Queue a run; a worker (`manage.py db_worker`) executes it."""
+    _require(actor, "audit.start_audit_run", "start audit runs")
     problems = []
     try:
         validate_period(period)
@@ -131,6 +140,7 @@ def _enqueue(run: AuditRun) -> None:
 
 def cancel_audit_run(*, actor: Actor, run: AuditRun, reason: str = "cancelled by the user") -> AuditRun:
     """A queued run never starts; a running one stops at its next step and stores nothing."""
+    _require(actor, "audit.start_audit_run", "cancel audit runs")
     with transaction.atomic():
         run = AuditRun.objects.select_for_update().get(pk=run.pk)
         before = run.status
@@ -145,6 +155,7 @@ def cancel_audit_run(*, actor: Actor, run: AuditRun, reason: str = "cancelled by
 
 
 def retry_audit_run(*, actor: Actor, run: AuditRun) -> AuditRun:
+    _require(actor, "audit.start_audit_run", "retry audit runs")
     with transaction.atomic():
         run = AuditRun.objects.select_for_update().get(pk=run.pk)
         before = {"status": run.status, "reason": run.reason}
@@ -187,6 +198,7 @@ SYSTEM = Actor.system("audit-worker")
 
 def execute_audit_run(run_id: int) -> str:
     """The task's body: re-check consent, score, compute, cross-check, then store everything at once."""
+    reap_stale_runs()
     with transaction.atomic():
         run = AuditRun.objects.select_for_update().get(pk=run_id)
         if run.status != Status.QUEUED:
@@ -214,6 +226,7 @@ class _Beat:
 
     def __init__(self, run: AuditRun):
         self.run_id = run.pk
+        self.attempt = run.attempts
         self.last = 0.0
 
     def __call__(self, stage: str, progress: float, *, force: bool = False) -> None:
@@ -222,7 +235,7 @@ class _Beat:
             return
         self.last = now
         with transaction.atomic():
-            updated = AuditRun.objects.filter(pk=self.run_id, status=Status.RUNNING).update(
+            updated = AuditRun.objects.filter(pk=self.run_id, status=Status.RUNNING, attempts=self.attempt).update(
                 stage=stage, progress=round(progress, 4), heartbeat_at=timezone.now()
             )
         if not updated:
@@ -273,12 +286,10 @@ def _source(run: AuditRun) -> dict:
 
 
 def _store(run: AuditRun, computed, evidence: dict) -> None:
-    with transaction.atomic():
+    with removed_unless_committed(), transaction.atomic():
         locked = AuditRun.objects.select_for_update().get(pk=run.pk)
-        if locked.status != Status.RUNNING:
+        if locked.status != Status.RUNNING or locked.attempts != run.attempts:
             raise _Cancelled
-        if manifest_hash(locked.evaluation_set) != locked.evaluation_set.manifest_sha256:
-            raise RuleViolation([("evaluation_set", f"{locked.evaluation_set}'s members no longer match its manifest")])
         artifact = store_scores(
             actor=SYSTEM, evaluation_set=locked.evaluation_set, model=locked.model_version, computed=computed
         )
@@ -334,7 +345,7 @@ def _gap_results(run: AuditRun, evidence: dict):
 def _fail_if_running(run: AuditRun, reason: str) -> None:
     with transaction.atomic():
         locked = AuditRun.objects.select_for_update().get(pk=run.pk)
-        if locked.status == Status.RUNNING:
+        if locked.status == Status.RUNNING and locked.attempts == run.attempts:
             _fail(locked, reason)
 
 

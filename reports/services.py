@@ -47,6 +47,7 @@ def _reports_dir() -> Path:
 
 def generate_report(*, actor: Actor, quarter: str, model: ModelVersion | None = None) -> Report:
     """A draft report of the quarter's latest succeeded run per model (or of one model)."""
+    _require(actor, "reports.generate_report", "generate reports")
     runs = quarter_runs(quarter, model)
     if not runs:
         what = f"of {model} " if model else ""
@@ -54,7 +55,7 @@ def generate_report(*, actor: Actor, quarter: str, model: ModelVersion | None = 
     flag_affected_reports(actor=actor)
     for attempt in range(5):
         try:
-            with transaction.atomic():
+            with removed_unless_committed() as written, transaction.atomic():
                 number = Report.objects.filter(quarter=quarter).count() + 1 + attempt
                 report_id = f"BR-{quarter}-{number:04d}"
                 report = Report(
@@ -64,18 +65,17 @@ def generate_report(*, actor: Actor, quarter: str, model: ModelVersion | None = 
                 bundle = evidence_bundle(report_id, quarter, runs)
                 report.evidence_sha256 = sha256_hex(bundle)
                 report.context = _context(report, runs, signoff_extra=[_signoff(actor, "generated", "")])
-                with removed_unless_committed() as written:
-                    report.pdf_path, report.pdf_sha256 = _write_pdf(report, bundle, written)
-                    report.save()
-                    report.runs.set(runs)
-                    ReportTransition.objects.create(
-                        report=report, from_status="", to_status=Status.DRAFT, actor=actor.user,
-                        actor_label=actor.label, comment="generated",
-                    )  # fmt: skip
-                    audit_log.record(
-                        actor=actor, action="report.generate", object_type="report", object_id=report.report_id,
-                        after={"quarter": quarter, "runs": [r.pk for r in runs], "pdf_sha256": report.pdf_sha256},
-                    )  # fmt: skip
+                report.pdf_path, report.pdf_sha256 = _write_pdf(report, bundle, written)
+                report.save()
+                report.runs.set(runs)
+                ReportTransition.objects.create(
+                    report=report, from_status="", to_status=Status.DRAFT, actor=actor.user,
+                    actor_label=actor.label, comment="generated",
+                )  # fmt: skip
+                audit_log.record(
+                    actor=actor, action="report.generate", object_type="report", object_id=report.report_id,
+                    after={"quarter": quarter, "runs": [r.pk for r in runs], "pdf_sha256": report.pdf_sha256},
+                )  # fmt: skip
             return report
         except IntegrityError:
             continue  # another report of the quarter took the number; take the next one
@@ -111,13 +111,25 @@ def return_to_draft(*, actor: Actor, report: Report, comment: str) -> Report:
 
 
 def approve_report(*, actor: Actor, report: Report, comment: str = "") -> Report:
-    """A compliance officer approves the reviewed report: rendered a last time, signed (PAdES), then final."""
+    """A compliance officer approves the reviewed report: rendered a last time, signed (PAdES), then final.
+
+    The approver cannot be the person who reviewed it (separation of duties).
+    """
     _require(actor, "reports.approve_report", "approve reports")
+    review = report.history.filter(to_status=Status.REVIEWED).order_by("-at", "-pk").first()
+    if review is not None and _same_person(review, actor):
+        raise PermissionError(f"{actor.label} reviewed {report}; another person must approve it")
     return _move(actor, report, Status.APPROVED, "approved", comment, sign=True)
 
 
+def _same_person(transition: ReportTransition, actor: Actor) -> bool:
+    if transition.actor_id is not None and actor.user is not None:
+        return transition.actor_id == actor.user.pk
+    return transition.actor_label == actor.label
+
+
 def _move(actor: Actor, report: Report, new: str, action: str, comment: str, *, sign: bool) -> Report:
-    with transaction.atomic(), removed_unless_committed() as written:
+    with removed_unless_committed() as written, transaction.atomic():
         report = Report.objects.select_for_update().get(pk=report.pk)
         before = {"status": report.status, "pdf_sha256": report.pdf_sha256}
         report.set_status(new, actor=actor, comment=comment)
@@ -125,7 +137,7 @@ def _move(actor: Actor, report: Report, new: str, action: str, comment: str, *, 
         bundle = evidence_bundle(report.report_id, report.quarter, runs)
         if sha256_hex(bundle) != report.evidence_sha256:
             raise RuleViolation([("report", f"the stored results of {report}'s runs changed since it was generated")])
-        report.context = _context(report, runs)
+        report.context = _with_signoff(report)
         report.pdf_path, report.pdf_sha256 = _write_pdf(report, bundle, written, sign=sign, signer=actor.label)
         if new == Status.APPROVED:
             report.approved_at = timezone.now()
@@ -149,7 +161,25 @@ def _signoff(actor: Actor, action: str, comment: str, at=None) -> dict:
             "at": (at or timezone.now()).isoformat(timespec="seconds"), "comment": comment}  # fmt: skip
 
 
+def _with_signoff(report: Report) -> dict:
+    """The figures stay those generated (and reviewed); only status, sign-off and comments move on."""
+    fresh = _signoff_and_comments(report)
+    context = dict(report.context)
+    context["report"] = {**context["report"], "status": report.status}
+    context["signoff"], context["findings_comments"] = fresh
+    return context
+
+
 def _context(report: Report, runs, signoff_extra=()) -> dict:
+    signoff, comments = _signoff_and_comments(report)
+    signoff.extend(signoff_extra)
+    return build_context(
+        report_id=report.report_id, quarter=report.quarter, runs=runs, status=report.status, signoff=signoff,
+        comments=comments, affected_reports=_affected_earlier(report.quarter),
+    )  # fmt: skip
+
+
+def _signoff_and_comments(report: Report) -> tuple[list[dict], list[dict]]:
     signoff = []
     for transition in report.history.select_related("actor").order_by("at", "pk") if report.pk else []:
         user = transition.actor
@@ -159,15 +189,11 @@ def _context(report: Report, runs, signoff_extra=()) -> dict:
              else transition.to_status, "by": transition.actor_label, "role": role or "-",
              "at": transition.at.isoformat(timespec="seconds"), "comment": transition.comment}
         )  # fmt: skip
-    signoff.extend(signoff_extra)
     comments = [
         {"finding": c.finding, "by": c.author_label, "at": c.at.isoformat(timespec="seconds"), "text": c.text}
         for c in (report.comments.all() if report.pk else [])
     ]
-    return build_context(
-        report_id=report.report_id, quarter=report.quarter, runs=runs, status=report.status, signoff=signoff,
-        comments=comments, affected_reports=_affected_earlier(report.quarter),
-    )  # fmt: skip
+    return signoff, comments
 
 
 def _affected_earlier(quarter: str) -> list[dict]:
@@ -195,22 +221,25 @@ def report_file(report: Report) -> Path:
 
 
 def flag_affected_reports(*, actor: Actor) -> list[ReportImpact]:
-    """Record, without changing them, approved reports whose audited items' subjects withdrew since."""
+    """Record, without changing them, approved reports whose audited people stopped consenting after approval
+    (withdrawal, expiry or erasure); consent lost before approval was already excluded or disclosed."""
     created = []
-    for report in Report.objects.filter(status=Status.APPROVED).prefetch_related("runs", "impacts"):
-        known = {item for impact in report.impacts.all() for item in impact.item_ids}
-        new = set()
-        for run in report.runs.select_related("evaluation_set", "score_artifact"):
-            audited = set(scored_item_ids(run.score_artifact))
-            new |= (set(affected_members(run.evaluation_set)) & audited) - known
-        if new:
-            with transaction.atomic():
+    for report_id in Report.objects.filter(status=Status.APPROVED).values_list("pk", flat=True):
+        with transaction.atomic():
+            report = Report.objects.select_for_update().get(pk=report_id)
+            known = {item for impact in report.impacts.all() for item in impact.item_ids}
+            new = set()
+            for run in report.runs.select_related("evaluation_set", "score_artifact"):
+                audited = set(scored_item_ids(run.score_artifact))
+                lost_by_approval = set(affected_members(run.evaluation_set, report.approved_at))
+                new |= (set(affected_members(run.evaluation_set)) & audited) - lost_by_approval - known
+            if new:
                 impact = ReportImpact.objects.create(report=report, item_ids=sorted(new))
                 audit_log.record(
                     actor=actor, action="report.affected", object_type="report", object_id=report.report_id,
                     after={"items": len(new)},
                 )  # fmt: skip
-            created.append(impact)
+                created.append(impact)
     return created
 
 

@@ -1,6 +1,7 @@
 """PAdES signatures on approved reports (pyHanko), with the organisation's key and certificate."""
 
 import datetime as dt
+import os
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -29,11 +30,33 @@ def key_paths() -> tuple[Path, Path]:
     return Path(settings.REPORT_SIGNING_KEY), Path(settings.REPORT_SIGNING_CERT)
 
 
+def retired_dir() -> Path:
+    return key_paths()[1].parent / "retired"
+
+
+def trusted_certificates() -> list:
+    """The current certificate and every one it replaced."""
+    _, cert_path = key_paths()
+    paths = [cert_path] if cert_path.exists() else []
+    paths += sorted(retired_dir().glob("*.pem")) if retired_dir().exists() else []
+    return [
+        asn1_x509.Certificate.load(
+            x509.load_pem_x509_certificate(path.read_bytes()).public_bytes(serialization.Encoding.DER)
+        )
+        for path in paths
+    ]
+
+
 def create_signing_key(*, common_name: str, organisation: str, days: int = 3 * 365, overwrite: bool = False):
     """A self-signed ECDSA P-256 key and certificate for a single-machine setup; returns their paths."""
     key_path, cert_path = key_paths()
     if not overwrite and (key_path.exists() or cert_path.exists()):
         raise FileExistsError(f"{key_path} or {cert_path} exists; pass overwrite to replace them")
+    if cert_path.exists():
+        # Reports signed with the old key keep verifying: its certificate stays trusted.
+        retired = retired_dir()
+        retired.mkdir(parents=True, exist_ok=True)
+        cert_path.replace(retired / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{cert_path.name}")
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name(
         [
@@ -50,11 +73,11 @@ def create_signing_key(*, common_name: str, organisation: str, days: int = 3 * 3
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
                 digital_signature=True, content_commitment=True, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, key_cert_sign=True, crl_sign=False, encipher_only=False, decipher_only=False,
+                key_agreement=False, key_cert_sign=False, crl_sign=False, encipher_only=False, decipher_only=False,
             ),
             critical=True,
         )  # fmt: skip
@@ -62,10 +85,13 @@ def create_signing_key(*, common_name: str, organisation: str, days: int = 3 * 3
     )
     key_path.parent.mkdir(parents=True, exist_ok=True)
     cert_path.parent.mkdir(parents=True, exist_ok=True)
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    passphrase = settings.REPORT_SIGNING_KEY_PASSPHRASE
+    encryption = (
+        serialization.BestAvailableEncryption(passphrase.encode()) if passphrase else serialization.NoEncryption()
     )
-    key_path.chmod(0o600)
+    descriptor = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # never readable by others
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption))
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     return key_path, cert_path
 
@@ -106,8 +132,9 @@ class SignatureCheck:
         return self.present and self.intact and self.trusted and self.covers_whole_file
 
 
-def check_signature(pdf: bytes) -> SignatureCheck:
-    """Whether the file's signature is intact, made with the organisation's certificate, and covers the file."""
+def check_signature(pdf: bytes, *, at: dt.datetime | None = None) -> SignatureCheck:
+    """Whether the file's signature is intact, made with one of the organisation's certificates, and covers
+    the file; the certificate is judged as of `at` (the approval time), so that expiry later does not matter."""
     try:
         reader = PdfFileReader(BytesIO(pdf), strict=False)
         signatures = reader.embedded_signatures
@@ -115,13 +142,9 @@ def check_signature(pdf: bytes) -> SignatureCheck:
         return SignatureCheck(present=False)
     if not signatures:
         return SignatureCheck(present=False)
-    _, cert_path = key_paths()
-    roots = []
-    if cert_path.exists():
-        roots.append(asn1_x509.Certificate.load(x509.load_pem_x509_certificate(cert_path.read_bytes()).public_bytes(
-            serialization.Encoding.DER)))  # fmt: skip
+    context = ValidationContext(trust_roots=trusted_certificates(), allow_fetching=False, moment=at)
     try:
-        status = validate_pdf_signature(signatures[-1], ValidationContext(trust_roots=roots, allow_fetching=False))
+        status = validate_pdf_signature(signatures[-1], context)
     except Exception:  # noqa: BLE001
         return SignatureCheck(present=True)
     return SignatureCheck(

@@ -54,7 +54,8 @@ def verify_report(pdf: bytes) -> Verification:
     else:
         result.add(False, "the file is not a report of this platform")
 
-    signature = check_signature(pdf)
+    approved_at = result.report.approved_at if result.report is not None else None
+    signature = check_signature(pdf, at=approved_at)
     if not signature.present:
         result.add(False, "the file carries no signature")
     elif signature.ok:

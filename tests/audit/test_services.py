@@ -206,3 +206,51 @@ def test_the_stored_evidence_hashes_to_its_recorded_sha256_after_a_round_trip_th
     services.execute_audit_run(queued_run.pk)
     run = AuditRun.objects.get(pk=queued_run.pk)
     assert sha256_hex(orjson.dumps(run.evidence, option=orjson.OPT_SORT_KEYS)) == run.evidence_sha256
+
+
+def test_an_erasure_after_the_freeze_is_excluded_and_the_run_still_succeeds(queued_run, frozen_set):
+    member = frozen_set.members.select_related("item__subject").first()
+    consent_services.erase_subject(actor=ACTOR, subject=member.item.subject, channel="email")
+    assert services.execute_audit_run(queued_run.pk) == Status.SUCCEEDED
+    run = AuditRun.objects.get(pk=queued_run.pk)
+    assert run.excluded[EXCLUDED_AFTER_FREEZE] >= 1
+
+
+def test_only_compliance_officers_define_policies_and_start_runs(queued_run, django_user_model):
+    from django.contrib.auth.models import Group
+
+    from core.audit_log import Actor
+
+    user = django_user_model.objects.create_user("aud")
+    user.groups.add(Group.objects.get(name="Auditor"))
+    auditor = Actor.of_user(user)
+    with pytest.raises(PermissionError):
+        services.define_policy(actor=auditor, name="x", attributes=[{"attribute": "sex"}])
+    with pytest.raises(PermissionError):
+        services.start_audit_run(actor=auditor, model=queued_run.model_version, evaluation_set=queued_run.evaluation_set,
+                                 policy=queued_run.policy, period="2026-Q4")
+    with pytest.raises(PermissionError):
+        services.cancel_audit_run(actor=auditor, run=queued_run)
+
+
+def test_a_worker_whose_run_was_cancelled_and_restarted_stores_nothing(queued_run, monkeypatch):
+    original = services.evidence_for
+
+    def restarted_meanwhile(*args, **kwargs):
+        services.cancel_audit_run(actor=ACTOR, run=queued_run)
+        services.retry_audit_run(actor=ACTOR, run=AuditRun.objects.get(pk=queued_run.pk))
+        AuditRun.objects.filter(pk=queued_run.pk).update(status=Status.RUNNING, attempts=2)  # a second worker
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(services, "evidence_for", restarted_meanwhile)
+    assert services.execute_audit_run(queued_run.pk) == Status.CANCELLED
+    assert not GroupResult.objects.exists() and not ScoreArtifact.objects.exists()
+    assert AuditRun.objects.get(pk=queued_run.pk).status == Status.RUNNING
+
+
+def test_a_failed_store_leaves_no_score_file_behind(queued_run, monkeypatch, settings):
+    monkeypatch.setattr(GapResult.objects, "bulk_create", lambda *a, **k: (_ for _ in ()).throw(IntegrityError("x")))
+    with pytest.raises(IntegrityError):
+        services.execute_audit_run(queued_run.pk)
+    folder = settings.ARTIFACT_ROOT / "scores"
+    assert not folder.exists() or not any(folder.iterdir())

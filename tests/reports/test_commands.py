@@ -34,3 +34,24 @@ def test_create_signing_key_refuses_to_overwrite(db, tmp_path):
     run("create_signing_key")
     with pytest.raises(CommandError, match="exists"):
         run("create_signing_key")
+
+
+def test_a_failed_review_step_keeps_none_of_its_comments(audited, officer, auditor):
+    from reports import services
+    from reports.models import FindingComment
+
+    report = services.generate_report(actor=officer, quarter="2026-Q4")
+    services.review_report(actor=auditor, report=report)
+    with pytest.raises(CommandError, match="cannot go from reviewed to reviewed"):
+        run("review_report", report.report_id, "--comment-on", "sex / mean_score_gap=late", "--as-user", "arthur")
+    assert not FindingComment.objects.exists()
+
+
+def test_export_refuses_a_stored_file_that_no_longer_matches(audited, officer, tmp_path):
+    from reports import services
+
+    report = services.generate_report(actor=officer, quarter="2026-Q4")
+    path = services.report_file(report)
+    path.write_bytes(path.read_bytes() + b"\n")
+    with pytest.raises(CommandError, match="does not match its recorded SHA-256"):
+        run("export_report", report.report_id, "--out", str(tmp_path / "copy.pdf"))

@@ -131,3 +131,53 @@ def test_the_governance_section_counts_coverage_exclusions_and_provenance(audite
     assert governance["audited"] == audited.evidence["data"]["items"]
     assert sum(p["items"] for p in governance["provenance"]) == frozen_set.members.count()
     assert "consent withdrawn" in governance["excluded"]
+
+
+def test_only_compliance_officers_generate_reports(audited, auditor):
+    with pytest.raises(PermissionError):
+        services.generate_report(actor=auditor, quarter="2026-Q4")
+    assert not Report.objects.exists()
+
+
+def test_the_reviewer_cannot_also_approve(audited, officer, signing_key):
+    from core.audit_log import Actor
+
+    operator = Actor.system("cli:ops")
+    report = services.generate_report(actor=officer, quarter="2026-Q4")
+    report = services.review_report(actor=operator, report=report)
+    with pytest.raises(PermissionError, match="another person must approve it"):
+        services.approve_report(actor=operator, report=report)
+    assert services.approve_report(actor=officer, report=report).status == Report.Status.APPROVED
+
+
+def test_the_approved_report_keeps_the_figures_that_were_generated_and_reviewed(
+    audited, officer, auditor, signing_key, frozen_set
+):
+    report = services.generate_report(actor=officer, quarter="2026-Q4")
+    generated = report.context
+    # Later changes to what the context reads live (provenance, later withdrawals) must not reach the report.
+    member = frozen_set.members.select_related("item__subject").first()
+    consent_services.withdraw_consent(actor=officer, subject=member.item.subject, channel="email")
+    report = services.approve_report(actor=officer, report=services.review_report(actor=auditor, report=report))
+    moving = {"signoff", "findings_comments"}
+    assert {k: v for k, v in report.context.items() if k not in moving | {"report"}} == {
+        k: v for k, v in generated.items() if k not in moving | {"report"}
+    }
+    assert report.context["report"] == {**generated["report"], "status": "approved"}
+
+
+def test_consent_lost_before_approval_is_not_reported_as_lost_after_it(audited, officer, auditor, signing_key, frozen_set):
+    member = frozen_set.members.select_related("item__subject").first()
+    consent_services.withdraw_consent(actor=officer, subject=member.item.subject, channel="email")
+    report = services.generate_report(actor=officer, quarter="2026-Q4")
+    services.approve_report(actor=officer, report=services.review_report(actor=auditor, report=report))
+    assert services.flag_affected_reports(actor=officer) == []
+
+
+def test_a_report_signed_before_a_key_rotation_still_verifies(audited, officer, auditor, signing_key):
+    from reports.signing import create_signing_key
+
+    report = services.generate_report(actor=officer, quarter="2026-Q4")
+    report = services.approve_report(actor=officer, report=services.review_report(actor=auditor, report=report))
+    create_signing_key(common_name="Rotated", organisation="Example Org", overwrite=True)
+    assert verify_report(services.report_file(report).read_bytes()).authentic

@@ -51,4 +51,6 @@ class Command(BaseCommand):
             )  # fmt: skip
         except AuditInputError as exc:
             raise CommandError("\n".join(f"{field}: {message}" for field, message in exc.problems)) from None
+        except PermissionError as exc:
+            raise CommandError(str(exc)) from None
         self.stdout.write(f"Defined policy {policy} (threshold {policy.threshold}, {policy.replicates} replicates)")

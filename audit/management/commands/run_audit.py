@@ -42,6 +42,8 @@ class Command(BaseCommand):
             )  # fmt: skip
         except RuleViolation as exc:
             raise CommandError("\n".join(f"{field}: {message}" for field, message in exc.problems)) from None
+        except PermissionError as exc:
+            raise CommandError(str(exc)) from None
         self.stdout.write(f"Queued {run} with policy {policy} (task {run.task_id})")
         if options["wait"]:
             run = self._follow(run, options["poll"])

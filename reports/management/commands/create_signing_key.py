@@ -10,8 +10,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--common-name", default="Bias report signing")
         parser.add_argument("--days", type=int, default=3 * 365)
-        parser.add_argument("--overwrite", action="store_true", help="replace an existing key (old reports then "
-                            "verify only against the old certificate)")  # fmt: skip
+        parser.add_argument("--overwrite", action="store_true", help="replace an existing key; the old certificate "
+                            "is kept under retired/ so that reports signed with it still verify")  # fmt: skip
 
     def handle(self, *args, **options):
         try:

@@ -1,8 +1,8 @@
-import shutil
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from consent.rules.ledger import sha256_hex
 from reports.models import Report
 from reports.services import report_file
 
@@ -18,5 +18,8 @@ class Command(BaseCommand):
         report = Report.objects.filter(report_id=options["report_id"]).first()
         if report is None:
             raise CommandError(f"no report {options['report_id']!r}")
-        shutil.copyfile(report_file(report), options["out"])
+        data = report_file(report).read_bytes()
+        if sha256_hex(data) != report.pdf_sha256:
+            raise CommandError(f"the stored file of {report.report_id} does not match its recorded SHA-256; not copied")
+        options["out"].write_bytes(data)
         self.stdout.write(f"Report {report.report_id} ({report.status}) written to {options['out']}")
