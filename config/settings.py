@@ -161,8 +161,16 @@ if LOG_LEVEL not in _LOG_LEVELS:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "weasyprint": {"class": "logging.StreamHandler", "filters": ["no_subsetting_notice"]},
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    # WeasyPrint's font subsetting logs every table of every font at INFO.
-    "loggers": {"fontTools": {"level": "WARNING"}},
+    "filters": {"no_subsetting_notice": {"()": "config.logging.DropMessagesContaining", "text": "HarfBuzz-Subset"}},
+    # WeasyPrint's font subsetting logs every table of every font at INFO, and, without Debian's
+    # libharfbuzz-subset0, a notice per font per report that it falls back to fontTools.
+    "loggers": {
+        "fontTools": {"level": "WARNING"},
+        "weasyprint": {"handlers": ["weasyprint"], "propagate": False},
+    },
 }

@@ -121,3 +121,17 @@ def test_it_refuses_a_bad_value_naming_the_variable(tmp_path, variable, value, m
 def test_it_accepts_a_log_level_in_any_case(tmp_path):
     result = manage(tmp_path, "check", LOG_LEVEL="warning")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_font_subsetting_notice_is_dropped_and_other_weasyprint_warnings_are_kept():
+    import logging
+
+    from config.logging import DropMessagesContaining
+
+    drop = DropMessagesContaining("HarfBuzz-Subset")
+
+    def record(message):
+        return logging.LogRecord("weasyprint", logging.WARNING, __file__, 1, message, None, None)
+
+    assert not drop.filter(record('Using fontTools instead of HarfBuzz-Subset for font "DejaVu Sans".'))
+    assert drop.filter(record("Ignored `foo: bar` at 1:1, unknown property."))
