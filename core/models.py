@@ -55,3 +55,25 @@ class AuditLogEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Audit log entries are append-only")
+
+
+class ApiToken(models.Model):
+    """A per-user key for the REST API. Only its SHA-256 is stored; the key is shown once, at creation."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="What uses this token, e.g. the consent kiosk.")
+    prefix = models.CharField(max_length=12, help_text="The first characters of the key, to tell tokens apart.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.prefix}… ({self.name}, {self.user})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -95,3 +95,58 @@ def dataset(db, actor):
 
 def at(year, month=1, day=1, hour=0) -> datetime:
     return datetime(year, month, day, hour, tzinfo=UTC)
+
+
+# Web and API: one user per role, plus one with no role at all. ------------------------------------
+
+ROLE_GROUPS = {"steward": "Data steward", "officer": "Compliance officer", "auditor": "Auditor", "nobody": None}
+
+
+@pytest.fixture
+def role_user(db, django_user_model):
+    """role_user("steward") -> a user in that role (created once per test)."""
+    from django.contrib.auth.models import Group
+
+    made = {}
+
+    def make(role: str):
+        if role not in made:
+            user = django_user_model.objects.create_user(f"web-{role}", password="correct horse battery")
+            if ROLE_GROUPS[role]:
+                user.groups.add(Group.objects.get(name=ROLE_GROUPS[role]))
+            made[role] = user
+        return made[role]
+
+    return make
+
+
+@pytest.fixture
+def client_as(role_user):
+    """client_as("auditor") -> a test client signed in as that role; client_as(None) -> signed out."""
+    from django.test import Client
+
+    def make(role: str | None):
+        client = Client()
+        if role is not None:
+            client.force_login(role_user(role))
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api_as(role_user):
+    """api_as("steward") -> a test client that sends that role's API token; api_as(None) -> no token."""
+    from django.test import Client
+
+    from core.audit_log import Actor
+    from core.tokens import issue_api_token
+
+    def make(role: str | None):
+        if role is None:
+            return Client()
+        user = role_user(role)
+        _, key = issue_api_token(actor=Actor.of_user(user), user=user, name="tests")
+        return Client(headers={"Authorization": f"Bearer {key}"})
+
+    return make

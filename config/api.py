@@ -1,0 +1,99 @@
+"""The REST API (Django Ninja): /api/v1/, OpenAPI at /api/v1/openapi.json, per-user bearer tokens.
+
+Every error is JSON: {"message": "...", "field": "name.of.field" or null}; validation errors also list
+every problem under "errors".
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import HttpBearer
+
+from consent.errors import RuleViolation
+from core.tokens import user_for_key
+
+
+class TokenAuth(HttpBearer):
+    def authenticate(self, request, token):
+        user = user_for_key(token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+api = NinjaAPI(
+    title="Bias-audit platform API",
+    version="1",
+    description="Consent events, subjects, data items, evaluation sets, audit runs and quarterly reports.",
+    auth=TokenAuth(),
+    urls_namespace="api",
+)
+
+
+def error(request, status: int, message: str, field: str | None = None, **extra):
+    return api.create_response(request, {"message": message, "field": field, **extra}, status=status)
+
+
+def _location(loc) -> str | None:
+    # Ninja prefixes where a value came from ("body", "query", "path") and the schema's own name.
+    parts = [str(part) for part in loc if part not in ("body", "query", "path", "payload", "form")]
+    return ".".join(parts) or None
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request, exc: ValidationError):
+    problems = [{"field": _location(e.get("loc", ())), "message": e.get("msg", "invalid value")} for e in exc.errors]
+    first = problems[0] if problems else {"field": None, "message": "invalid request"}
+    return error(request, 422, first["message"], first["field"], errors=problems)
+
+
+@api.exception_handler(RuleViolation)
+def on_rule_violation(request, exc: RuleViolation):
+    problems = [{"field": field, "message": message} for field, message in exc.problems]
+    return error(request, 422, problems[0]["message"], problems[0]["field"], errors=problems)
+
+
+@api.exception_handler(AuthenticationError)
+def on_unauthenticated(request, exc):
+    return error(request, 401, "Send a valid API token: Authorization: Bearer <token>")
+
+
+@api.exception_handler(PermissionDenied)
+def on_forbidden(request, exc):
+    return error(request, 403, "Your role may not use this endpoint.")
+
+
+@api.exception_handler(PermissionError)
+def on_service_refusal(request, exc):
+    return error(request, 403, "Your role may not use this endpoint.")
+
+
+@api.exception_handler(Http404)
+def on_not_found(request, exc):
+    return error(request, 404, str(exc) or "Not found.")
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request, exc: HttpError):
+    return error(request, exc.status_code, str(exc.message), getattr(exc, "field", None))
+
+
+class FieldError(HttpError):
+    """A request the API refuses because of one field: 422 with that field's name."""
+
+    def __init__(self, field: str, message: str, status_code: int = 422):
+        super().__init__(status_code, message)
+        self.field = field
+
+
+def require(request, *permissions: str) -> None:
+    """Refuse (403, no data) a token whose user lacks any of the permissions."""
+    if not request.auth.has_perms(permissions):
+        raise PermissionDenied
+
+
+api.add_router("/consent/", "consent.api.router", tags=["consent"])
+api.add_router("/scoring/", "scoring.api.router", tags=["evaluation sets and models"])
+api.add_router("/audit/", "audit.api.router", tags=["audit runs"])
+api.add_router("/reports/", "reports.api.router", tags=["reports"])
