@@ -41,7 +41,7 @@ demo: $(STAMP)
 	$(DEMO_ENV) $(MANAGE) export_report BR-2026-Q4-0001 --out $(DEMO_VAR)/bias-report-2026-Q4.pdf
 	$(DEMO_ENV) $(MANAGE) verify_report $(DEMO_VAR)/bias-report-2026-Q4.pdf
 	@echo "The approved, signed quarterly report: $(CURDIR)/$(DEMO_VAR)/bias-report-2026-Q4.pdf"
-	@echo "Browse it: make serve-demo, then sign in at http://127.0.0.1:8000/admin/ as steward, officer or auditor (password: demo)"
+	@echo "Browse it: make serve-demo, then sign in at http://127.0.0.1:8000/ as steward, officer or auditor (password: demo)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,4 +2,7 @@
 
 from core.navigation import NavLink
 
-LINKS: list[NavLink] = []
+LINKS: list[NavLink] = [
+    NavLink("Policies", "audit:policies", "audit.view_auditpolicy"),
+    NavLink("Audit runs", "audit:runs", "audit.view_auditrun"),
+]

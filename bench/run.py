@@ -19,6 +19,9 @@ BENCHMARKS = [
     ["scoring_images.py"],
     ["fairness.py"],
     ["report_render.py"],
+    ["api_consent_load.py", "--database", "sqlite"],
+    ["api_consent_load.py", "--database", "sqlite", "--think", "0"],
+    ["api_consent_load.py", "--database", "postgres"],
 ]
 
 

@@ -4,6 +4,8 @@ Every error is JSON: {"message": "...", "field": "name.of.field" or null}; valid
 every problem under "errors".
 """
 
+import logging
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from ninja import NinjaAPI
@@ -29,6 +31,7 @@ api = NinjaAPI(
     auth=TokenAuth(),
     urls_namespace="api",
 )
+logger = logging.getLogger(__name__)
 
 
 def error(request, status: int, message: str, field: str | None = None, **extra):
@@ -36,8 +39,11 @@ def error(request, status: int, message: str, field: str | None = None, **extra)
 
 
 def _location(loc) -> str | None:
-    # Ninja prefixes where a value came from ("body", "query", "path") and the schema's own name.
-    parts = [str(part) for part in loc if part not in ("body", "query", "path", "payload", "form")]
+    # Ninja prefixes where a value came from ("body", "query", ...); an upload repeats its name ("file", "file").
+    parts = []
+    for part in map(str, loc):
+        if part not in ("body", "query", "path", "payload", "form") and (not parts or parts[-1] != part):
+            parts.append(part)
     return ".".join(parts) or None
 
 
@@ -77,6 +83,12 @@ def on_not_found(request, exc):
 @api.exception_handler(HttpError)
 def on_http_error(request, exc: HttpError):
     return error(request, exc.status_code, str(exc.message), getattr(exc, "field", None))
+
+
+@api.exception_handler(Exception)
+def on_unexpected(request, exc):
+    logger.exception("API %s %s failed", request.method, request.path)
+    return error(request, 500, "Internal error; it has been logged.")
 
 
 class FieldError(HttpError):

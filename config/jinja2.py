@@ -28,6 +28,11 @@ def number(value, digits: int = 4) -> str:
     return f"{value:,.{digits}f}"
 
 
+def exact(value) -> str:
+    """A policy value as it was set (0.025 stays 0.025), not rounded to a display precision."""
+    return "—" if value is None else f"{value:g}"
+
+
 def environment(**options) -> Environment:
     options["undefined"] = StrictUndefined
     env = Environment(**options)  # noqa: S701 - Django's backend turns autoescape on
@@ -38,5 +43,5 @@ def environment(**options) -> Environment:
         messages=get_messages,
         navigation_for=navigation_for,
     )
-    env.filters.update(local_time=local_time, number=number)
+    env.filters.update(local_time=local_time, number=number, exact=exact)
     return env

@@ -100,6 +100,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-262144; PRAGMA temp_store=MEMORY;"
         ),
     }
+# Keep a connection between requests (seconds; 0 closes it after each one). A new connection re-reads the
+# schema, and on SQLite closing the last one checkpoints the WAL: with 0, a consent write through the API
+# takes about 12 ms of server CPU instead of 8 (bench/api_consent_load.py).
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Every app's migrations live in the top-level migrations/ package.

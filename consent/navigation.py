@@ -2,4 +2,7 @@
 
 from core.navigation import NavLink
 
-LINKS: list[NavLink] = []
+LINKS: list[NavLink] = [
+    NavLink("Consent", "consent:subjects", "consent.view_subject"),
+    NavLink("Datasets", "consent:datasets", "consent.view_dataset"),
+]

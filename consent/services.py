@@ -157,6 +157,7 @@ def _record_event(
         existing = ConsentEvent.objects.filter(event_id=event_id).first()
         if existing is not None:
             if _same_event(existing, subject, proposed, channel, notice, compare_time=collected_at_given):
+                existing.replayed = True  # lets the caller (e.g. the API) tell a repeat from a first recording
                 return existing
             raise RuleViolation([("event_id", EVENT_ID_CONFLICT.format(event_id=event_id))])
         verdict = rules.check_event(
@@ -183,6 +184,7 @@ def _record_event(
             ]
         )
         event = ConsentEvent.objects.get(pk=sequence)
+        event.replayed = False
         audit_log.record(
             actor=actor,
             action=f"consent.{kind}",

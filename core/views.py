@@ -3,6 +3,7 @@ from django.contrib import messages
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from core.models import ApiToken
@@ -21,6 +22,7 @@ class TokenForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="What will use it, e.g. “consent kiosk, Berlin office”.")
 
 
+@never_cache  # a new key is shown once; no cache may keep the page
 @require_permission()
 def account(request):
     """Who you are, your roles, and your API tokens (a new key is shown once)."""

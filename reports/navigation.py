@@ -2,4 +2,4 @@
 
 from core.navigation import NavLink
 
-LINKS: list[NavLink] = []
+LINKS: list[NavLink] = [NavLink("Reports", "reports:list", "reports.view_report")]

@@ -2,4 +2,7 @@
 
 from core.navigation import NavLink
 
-LINKS: list[NavLink] = []
+LINKS: list[NavLink] = [
+    NavLink("Evaluation sets", "scoring:evaluation-sets", "scoring.view_evaluationset"),
+    NavLink("Models", "scoring:models", "scoring.view_modelversion"),
+]

@@ -150,3 +150,27 @@ def api_as(role_user):
         return Client(headers={"Authorization": f"Bearer {key}"})
 
     return make
+
+
+def pytest_collection_modifyitems(items):
+    """Every test outside a wrapping transaction must restore the migrations' data (roles, the ledger head).
+
+    A flush after one that does not re-creates content types with new keys, and the next serialized
+    restore then fails; so the rule holds for all of them, and this check says so by name.
+    """
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        transactional = "transactional_db" in item.fixturenames or "live_server" in item.fixturenames or (
+            marker is not None and marker.kwargs.get("transaction")
+        )
+        serialized = "django_db_serialized_rollback" in item.fixturenames or (
+            marker is not None and marker.kwargs.get("serialized_rollback")
+        )
+        if transactional and not serialized:
+            raise pytest.UsageError(f"{item.nodeid}: a transactional test needs serialized_rollback=True")
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    """Users in tests need a password, not a slow one (PBKDF2 costs half a second per user)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

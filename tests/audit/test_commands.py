@@ -24,7 +24,7 @@ def test_define_policy_reads_bandings_and_references(frozen_set):
 
 
 # The worker closes its database connection after each task, so the test runs outside a wrapping transaction.
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_run_audit_queues_a_run_that_the_real_worker_then_executes(model, frozen_set, policy):
     output = run("run_audit", "--model", "demo-tabular-mlp:2026.4", "--evaluation-set", "q4", "--policy", "quarterly",
                  "--period", "2026-Q4")  # fmt: skip

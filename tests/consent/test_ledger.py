@@ -103,7 +103,7 @@ def test_the_ledger_does_not_hold_personal_references(three_events):
         assert "S-" not in row and "GUARD" not in row
 
 
-def test_appending_outside_a_transaction_is_refused(transactional_db):
+def test_appending_outside_a_transaction_is_refused(transactional_db, django_db_serialized_rollback):
     with pytest.raises(RuntimeError, match="inside the service's transaction"):
         ledger.append([])
 

@@ -14,7 +14,7 @@ def record(**overrides):
     return audit_log.record(**{**values, **overrides})
 
 
-def test_it_refuses_to_record_outside_a_transaction(transactional_db):
+def test_it_refuses_to_record_outside_a_transaction(transactional_db, django_db_serialized_rollback):
     with pytest.raises(RuntimeError) as refused:
         record()
     assert str(refused.value) == "Audit log entry for x.change must be written inside the service's transaction"
@@ -31,7 +31,7 @@ def test_it_records_inside_a_transaction(db):
     assert stored.at is not None
 
 
-def test_an_entry_goes_with_its_transaction(transactional_db):
+def test_an_entry_goes_with_its_transaction(transactional_db, django_db_serialized_rollback):
     with pytest.raises(ZeroDivisionError), transaction.atomic():
         record()
         1 / 0  # noqa: B018 - the change that the entry described fails
