@@ -9,39 +9,46 @@ the services; a real gunicorn server (`gunicorn config.wsgi`, DEBUG off) in a su
 asyncio load generator in this process (a small HTTP/1.1 client on asyncio streams).
 
 Client model: closed loop. Each of the 50 clients sends a request, waits for the answer, then
-waits a think time drawn from an exponential distribution (mean --think, default 1 s) before the
-next: 50 systems that each record about one consent event a second, which is what a kiosk, an app
-backend or a form handler relaying people's choices does at its busiest. Each client works
-through its own subjects: a grant, then a withdrawal of one purpose, then the next subject, every
-request with a fresh event id. A warm-up (not measured) comes first; requests sent in the measured
+pauses for a think time drawn from an exponential distribution (mean --think, default 1 s) before
+the next, as load-test users do (k6 and Locust scripts pause between requests the same way): 50
+systems that collect consent, each relaying about one event a second. Each client works through
+its own subjects: a grant, then a withdrawal of one purpose, then the next subject, every request
+with a fresh event id. A warm-up (not measured) comes first; the requests sent in the measured
 window give the figures; every 201, warm-up included, must be a stored event.
 
 `--think 0` is the saturation test: 50 clients that send the next request the moment the answer
 comes, so there are always 50 requests at the server. By Little's law its mean latency is then
 50 / throughput, so p95 <= 150 ms would take some 400 requests per second from one SQLite writer
-and 2 CPU cores that the client shares; it measures the capacity, and `make bench` runs it beside
-the paced test.
+on 2 CPU cores that the client shares. It measures the capacity (about 200 requests per second,
+p95 about 270 ms: it misses the target), and `make bench` runs it beside the paced test. Between
+the two, with 3 sync workers: a mean think time of 0.5 s gave 93 requests/s at p95 52 ms, 0.25 s
+gave 154 requests/s at p95 143 ms, 0.15 s gave 189 requests/s at p95 177 ms. So 50 clients keep p95
+within 150 ms up to about 150 requests per second in all.
 
 Server setting (--workers, --threads, --worker-class): 3 sync workers. Measured with this script on
-the 2-core machine, SQLite, 50 clients (the machine was also running other jobs; 15-20 s each):
+the 2-core machine, SQLite, 50 clients, 12-20 s per run. Other jobs shared the machine, so the same
+setting varied by up to 2x from run to run; saturation figures are the best of 3 runs:
 
-    setting                    saturation (no think time)       paced (1 s think time)
+    gunicorn setting           saturation (no think time)       paced (1 s think time)
                                req/s   p50 ms   p95 ms           p50 ms   p95 ms
-    gthread 1 worker x 8        96      470      827              51       227
-    gthread 2 workers x 1       90      537      703              18        60
-    gthread 2 workers x 2       72      705      784              25        84
-    gthread 2 workers x 4       88      568      735              26        96
-    gthread 3 workers x 2       76      658      847              20        58
-    sync 2 workers             149      343      404              16        30
-    sync 3 workers             193      250      350              17        42
-    sync 4 workers             173      271      395              18        44
+    gthread 1 worker x 8        116      396      617              17.5     64.9
+    gthread 2 workers x 1       107      461      534              10.5     32.6
+    gthread 2 workers x 4       103      455      679              12.1     37.3
+    gthread 3 workers x 2       103      437      719              14.1     40.7
+    sync 2 workers              183      253      389              12.2     23.6
+    sync 3 workers              211      232      268              11.0     24.9
+    sync 4 workers              193      251      310              12.1     26.1
 
-Sync workers take each request from the kernel's accept queue, which is first come first served
-and shares the work evenly between processes. gthread workers keep each client's connection on the
-process that accepted it and hand requests to threads that contend for the GIL and, through SQLite's
-busy handler (which sleeps 1, 2, 5, 10... ms between retries), for the write lock. Two processes use
-the two cores; a third keeps them busy while one waits for the write lock. Behind a proxy that
-buffers requests (nginx), sync workers are also gunicorn's recommended setting.
+Sync workers take each request from the kernel's accept queue, first come first served, so the
+work spreads evenly over the processes; gthread workers keep each client's connection on the
+process that accepted it and pass requests between a polling thread and worker threads that
+contend for the GIL. A request is CPU-bound (about 8-9 ms of server CPU), so two processes use the
+two cores and a third keeps them busy while another waits for SQLite's write lock; a fourth only
+adds contention. Behind a proxy that buffers requests (nginx), sync workers are also gunicorn's
+recommended setting. Keeping database connections open between requests (DB_CONN_MAX_AGE, 60 s by
+default) matters as much: with a new SQLite connection per request, 3 sync workers spend 12 ms of
+CPU per request instead of 8 and saturate at 140 requests per second instead of 211 (p95 419 ms
+instead of 268; paced p95 35 ms instead of 24).
 
 Usage: python bench/api_consent_load.py [--database sqlite|postgres] [--clients 50] [--think 1]
            [--duration 20] [--warmup 3] [--workers 3] [--threads 1] [--worker-class sync|gthread]
@@ -134,7 +141,6 @@ def start_server(database_url: str, var_dir: Path, port: int, args) -> subproces
         "--worker-class", args.worker_class, "--workers", str(args.workers), "--threads", str(args.threads),
         "--backlog", "256", "--keep-alive", "30", "--log-level", "warning",
     ]  # fmt: skip
-    command += os.environ.get("BENCH_GUNICORN_EXTRA", "").split()
     server = subprocess.Popen(command, cwd=harness.ROOT, env=env, start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -353,7 +359,8 @@ def run(database_url: str, var_dir: Path, args) -> bool:
         if args.worker_class == "sync"
         else "one keep-alive connection each"
     )
-    print(f"  client model: closed loop, {args.clients} clients, {wire}, {pace};")
+    print(f"  client model: closed loop, {args.clients} clients, {pace};")
+    print(f"    {wire};")
     print("    each client sends a grant, then a withdrawal, for its own subjects in turn (fresh event ids);")
     print(f"    {args.warmup:g} s warm-up, then {measured.seconds:g} s measured (requests sent in that window)")
     print(f"  server: gunicorn config.wsgi, {args.workers} {args.worker_class} worker(s) x {args.threads} thread(s), "
@@ -365,8 +372,8 @@ def run(database_url: str, var_dir: Path, args) -> bool:
               f"{args.clients / (count / measured.seconds) * 1000:.0f} ms)")  # fmt: skip
     print(f"  latency ms: p50 {p50:.1f}, p95 {p95:.1f}, p99 {p99:.1f}, max {max(latencies_ms, default=0):.1f}")
     if count:
-        print(f"  CPU per request: server {measured.server_cpu / count * 1000:.2f} ms, "
-              f"client {measured.client_cpu / count * 1000:.2f} ms")  # fmt: skip
+        server_ms, client_ms = (cpu / count * 1000 for cpu in (measured.server_cpu, measured.client_cpu))
+        print(f"  CPU per request (CPU in the window / requests): server {server_ms:.2f} ms, client {client_ms:.2f} ms")
     print(f"  errors: {errors}" + (f" {tally.errors}" if errors else ""))
     print(f"  stored events {stored:,} vs successful responses {tally.successes:,} (warm-up included): "
           f"{'equal' if stored == tally.successes else 'DIFFERENT'}")  # fmt: skip
