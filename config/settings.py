@@ -192,9 +192,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "filters": {"no_subsetting_notice": {"()": "config.logging.DropMessagesContaining", "text": "HarfBuzz-Subset"}},
     # WeasyPrint's font subsetting logs every table of every font at INFO, and, without Debian's
-    # libharfbuzz-subset0, a notice per font per report that it falls back to fontTools.
+    # libharfbuzz-subset0, a notice per font per report that it falls back to fontTools; its
+    # progress logger announces each rendering step of each page at INFO.
     "loggers": {
         "fontTools": {"level": "WARNING"},
+        "weasyprint.progress": {"level": "WARNING"},
         "weasyprint": {"handlers": ["weasyprint"], "propagate": False},
     },
 }

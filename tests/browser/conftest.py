@@ -6,9 +6,11 @@ chromium`, or CHROMIUM_PATH). Without it these tests are skipped, except under C
 
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 SCREENSHOTS = Path(os.environ.get("BROWSER_SCREENSHOTS", Path(__file__).resolve().parents[2] / "out" / "browser"))
 PASSWORD = "correct horse battery"
@@ -25,6 +27,12 @@ def chromium_path() -> str | None:
 def browser(live_server, transactional_db, monkeypatch):
     # Started after the database is ready: started earlier (session-wide), with Playwright's event loop
     # already running in this thread, the restore of the migrations' data (serialized rollback) was skipped.
+    with chromium(monkeypatch) as browser:
+        yield browser
+
+
+@contextmanager
+def chromium(monkeypatch):
     executable = chromium_path()
     if executable is None:
         message = "Chromium is not installed: apt-get install chromium (or set CHROMIUM_PATH)"
@@ -41,8 +49,13 @@ def browser(live_server, transactional_db, monkeypatch):
         browser = playwright.chromium.launch(
             executable_path=executable, args=["--no-sandbox", "--disable-dev-shm-usage"]
         )
-        yield browser
-        browser.close()
+        try:
+            yield browser
+        finally:
+            browser.close()
+            # While Playwright's loop runs, asgiref keeps this thread's database connections apart from the
+            # usual ones (as a context variable); close them now, or they outlive the test database.
+            connections.close_all()
 
 
 @pytest.fixture

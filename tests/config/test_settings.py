@@ -135,3 +135,13 @@ def test_the_font_subsetting_notice_is_dropped_and_other_weasyprint_warnings_are
 
     assert not drop.filter(record('Using fontTools instead of HarfBuzz-Subset for font "DejaVu Sans".'))
     assert drop.filter(record("Ignored `foo: bar` at 1:1, unknown property."))
+
+
+def test_weasyprints_progress_steps_stay_out_of_the_log_and_its_warnings_reach_it():
+    import logging
+
+    from django.conf import settings
+
+    assert settings.LOG_LEVEL == "INFO"
+    assert not logging.getLogger("weasyprint.progress").isEnabledFor(logging.INFO)
+    assert logging.getLogger("weasyprint").isEnabledFor(logging.WARNING)
