@@ -19,15 +19,16 @@ window give the figures; every 201, warm-up included, must be a stored event.
 `--think 0` is the saturation test: 50 clients that send the next request the moment the answer
 comes, so there are always 50 requests at the server. By Little's law its mean latency is then
 50 / throughput, so p95 <= 150 ms would take some 400 requests per second from one SQLite writer
-on 2 CPU cores that the client shares. It measures the capacity (about 200 requests per second,
-p95 about 270 ms: it misses the target), and `make bench` runs it beside the paced test. Between
-the two, with 3 sync workers: a mean think time of 0.5 s gave 93 requests/s at p95 52 ms, 0.25 s
-gave 154 requests/s at p95 143 ms, 0.15 s gave 189 requests/s at p95 177 ms. So 50 clients keep p95
-within 150 ms up to about 150 requests per second in all.
+on 2 CPU cores that the client shares. It measures the capacity (on the quiet machine 274 requests
+per second, p95 217 ms: it misses the target), and `make bench` runs it beside the paced test.
+Between the two, on the quiet machine: a mean think time of 0.25 s gave 190 requests/s at p95 31 ms,
+0.15 s gave 270 requests/s at p95 67 ms, 0.1 s gave 270 requests/s at p95 116 ms. So 50 clients keep
+p95 within 150 ms up to the server's capacity; only with no pause at all, when every client is always
+queued, does it rise above.
 
-Server setting (--workers, --threads, --worker-class): 3 sync workers. Measured with this script on
-the 2-core machine, SQLite, 50 clients, 12-20 s per run. Other jobs shared the machine, so the same
-setting varied by up to 2x from run to run; saturation figures are the best of 3 runs:
+Server setting (--workers, --threads, --worker-class): 3 sync workers. Chosen with this script on
+the 2-core machine, SQLite, 50 clients, 12-20 s per run, while other jobs shared the machine (so the
+same setting varied by up to 2x from run to run; saturation figures are the best of 3 runs):
 
     gunicorn setting           saturation (no think time)       paced (1 s think time)
                                req/s   p50 ms   p95 ms           p50 ms   p95 ms
