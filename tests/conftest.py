@@ -1,6 +1,9 @@
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
+from django.test import override_settings
 
 from consent import services
 from core.audit_log import Actor
@@ -16,14 +19,34 @@ MONK_SCHEMA = {
 }
 
 
+FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def file_settings(root: Path) -> dict:
+    """Where item files, derived files (feature Parquet, scores, reports) and the signing key go."""
+    return {
+        "MEDIA_ROOT": root / "media",
+        "ARTIFACT_ROOT": root / "artifacts",
+        "REPORT_SIGNING_KEY": root / "signing" / "key.pem",
+        "REPORT_SIGNING_CERT": root / "signing" / "cert.pem",
+    }
+
+
 @pytest.fixture(autouse=True)
 def file_roots(settings, tmp_path):
     """Every test writes item files and feature Parquet into its own folders."""
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.ARTIFACT_ROOT = tmp_path / "artifacts"
-    settings.REPORT_SIGNING_KEY = tmp_path / "signing" / "key.pem"
-    settings.REPORT_SIGNING_CERT = tmp_path / "signing" / "cert.pem"
+    for name, value in file_settings(tmp_path).items():
+        setattr(settings, name, value)
     return settings
+
+
+@contextmanager
+def module_file_roots(tmp_path_factory, name: str):
+    """One set of folders for a module whose data is built once (its own `file_roots` fixture yields
+    this), with the fast password hasher for the users its tests sign up."""
+    root = tmp_path_factory.mktemp(name)
+    with override_settings(**file_settings(root), PASSWORD_HASHERS=FAST_PASSWORD_HASHERS):
+        yield root
 
 
 @pytest.fixture
@@ -173,4 +196,4 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(autouse=True)
 def fast_password_hasher(settings):
     """Users in tests need a password, not a slow one (PBKDF2 costs half a second per user)."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS

@@ -11,7 +11,6 @@ import orjson
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
-from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django_tasks_db.models import DBTaskResult
 
@@ -24,21 +23,15 @@ from scoring import services as scoring_services
 from scoring.demo_model import MODEL_VERSION
 from scoring.engine.sampling import Allocation
 from scoring.models import ModelVersion
+from tests.conftest import module_file_roots
 
 ACTOR = Actor.system("test")
-FAST_HASHER = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SET, MODEL, POLICY = "api-audit-set", "demo-tabular-mlp", "api-quarterly"
 
 
 @pytest.fixture(scope="module", autouse=True)
 def file_roots(tmp_path_factory):
-    """One set of file folders for the module (replaces the per-test folders of tests/conftest.py); a fast
-    password hasher for the users each test signs up."""
-    root = tmp_path_factory.mktemp("audit-api")
-    with override_settings(
-        MEDIA_ROOT=root / "media", ARTIFACT_ROOT=root / "artifacts", PASSWORD_HASHERS=FAST_HASHER,
-        REPORT_SIGNING_KEY=root / "signing" / "key.pem", REPORT_SIGNING_CERT=root / "signing" / "cert.pem",
-    ):  # fmt: skip
+    with module_file_roots(tmp_path_factory, "audit-api") as root:
         yield root
 
 

@@ -16,7 +16,6 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import transaction
-from django.test import override_settings
 
 from audit import services
 from audit.models import AuditPolicy, AuditRun, GapResult, GroupResult
@@ -27,9 +26,9 @@ from core.models import AuditLogEntry
 from scoring import services as scoring_services
 from scoring.engine.sampling import Allocation
 from scoring.models import EvaluationSet, ModelVersion
+from tests.conftest import module_file_roots
 
 ACTOR = Actor.system("test")
-FAST_HASHER = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SET, MODEL, POLICY = "web-audit-set", "demo-tabular-mlp", "web-quarterly"
 ROLES = ["steward", "officer", "auditor", "nobody", None]
 READERS = {"officer", "auditor"}
@@ -38,9 +37,7 @@ OFFICERS = {"officer"}
 
 @pytest.fixture(scope="module", autouse=True)
 def file_roots(tmp_path_factory):
-    """One set of file folders for the module (replaces the per-test folders of tests/conftest.py)."""
-    root = tmp_path_factory.mktemp("audit-web")
-    with override_settings(MEDIA_ROOT=root / "media", ARTIFACT_ROOT=root / "artifacts", PASSWORD_HASHERS=FAST_HASHER):
+    with module_file_roots(tmp_path_factory, "audit-web") as root:
         yield root
 
 

@@ -12,26 +12,20 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
-from django.test import override_settings
 
 from core.audit_log import Actor
 from reports import services
 from reports.models import Report
 from reports.signing import create_signing_key
-from tests.audit.test_api import FAST_HASHER, build_audited_world
+from tests.audit.test_api import build_audited_world
+from tests.conftest import module_file_roots
 
 REPORT = "BR-2026-Q4-0001"
 
 
 @pytest.fixture(scope="module", autouse=True)
 def file_roots(tmp_path_factory):
-    """One set of file folders and one signing key for the module (replaces the per-test folders of
-    tests/conftest.py); a fast password hasher for the users each test signs up."""
-    root = tmp_path_factory.mktemp("reports-api")
-    with override_settings(
-        MEDIA_ROOT=root / "media", ARTIFACT_ROOT=root / "artifacts", PASSWORD_HASHERS=FAST_HASHER,
-        REPORT_SIGNING_KEY=root / "signing" / "key.pem", REPORT_SIGNING_CERT=root / "signing" / "cert.pem",
-    ):  # fmt: skip
+    with module_file_roots(tmp_path_factory, "reports-api") as root:
         yield root
 
 

@@ -12,25 +12,21 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import transaction
-from django.test import override_settings
 
 from consent.models import Dataset
 from core.audit_log import Actor
 from scoring import services
 from scoring.engine.sampling import Allocation
 from scoring.models import EvaluationSet, ModelVersion
+from tests.conftest import module_file_roots
 
 ACTOR = Actor.system("test")
-FAST_HASHER = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 FROZEN, DRAFT, MODEL = "api-frozen-set", "api-draft-set", "demo-tabular-mlp"
 
 
 @pytest.fixture(scope="module", autouse=True)
 def file_roots(tmp_path_factory):
-    """One set of file folders for the module (replaces the per-test folders of tests/conftest.py); a fast
-    password hasher for the users each test signs up."""
-    root = tmp_path_factory.mktemp("scoring-api")
-    with override_settings(MEDIA_ROOT=root / "media", ARTIFACT_ROOT=root / "artifacts", PASSWORD_HASHERS=FAST_HASHER):
+    with module_file_roots(tmp_path_factory, "scoring-api") as root:
         yield root
 
 

@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 from django.core.management import call_command
 from django.db import transaction
-from django.test import override_settings
 
 from consent import services as consent_services
 from consent.models import DataItem, Dataset
@@ -25,18 +24,16 @@ from scoring.engine.sampling import Allocation
 from scoring.engine.weights import state_bytes
 from scoring.models import EvaluationSet, ModelVersion
 from scoring.selectors import affected_counts
+from tests.conftest import module_file_roots
 
 ACTOR = Actor.system("test")
-FAST_HASHER = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 FROZEN, DRAFT, MODEL = "web-frozen-set", "web-draft-set", "web-confidential-model"
 ROLES = ["steward", "officer", "auditor", "nobody", None]
 
 
 @pytest.fixture(scope="module", autouse=True)
 def file_roots(tmp_path_factory):
-    """One set of file folders for the module (replaces the per-test folders of tests/conftest.py)."""
-    root = tmp_path_factory.mktemp("scoring-web")
-    with override_settings(MEDIA_ROOT=root / "media", ARTIFACT_ROOT=root / "artifacts", PASSWORD_HASHERS=FAST_HASHER):
+    with module_file_roots(tmp_path_factory, "scoring-web") as root:
         yield root
 
 
