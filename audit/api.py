@@ -11,7 +11,7 @@ from ninja.pagination import LimitOffsetPagination, paginate
 
 from audit import services
 from audit.models import PERIOD, AuditPolicy, AuditRun, GapResult, GroupResult, IllegalTransition
-from config.api import FieldError, require
+from core.api import FieldError, allowed
 from core.audit_log import Actor
 from scoring.models import EvaluationSet, ModelVersion
 from scoring.selectors import evaluation_set_by_name, model_version_by_label
@@ -142,11 +142,10 @@ def _policy(text: str) -> AuditPolicy:
     return policy
 
 
-@router.post("/runs", response={202: RunOut}, summary="Start an audit run")
+@router.post("/runs", auth=allowed(START_RUNS), response={202: RunOut}, summary="Start an audit run")
 def start_run(request, payload: StartRunIn):
     """Queue a run of the model on the frozen evaluation set under the policy, for the quarter; a worker
     executes it. Follow it with GET /runs/{id}. Compliance officers only."""
-    require(request, START_RUNS)
     run = services.start_audit_run(
         actor=Actor.of_user(request.user), model=_model(payload.model),
         evaluation_set=_evaluation_set(payload.evaluation_set), policy=_policy(payload.policy), period=payload.period,
@@ -154,7 +153,7 @@ def start_run(request, payload: StartRunIn):
     return _run(run.pk)  # 202: the only status declared
 
 
-@router.get("/runs", response=list[RunOut], summary="List audit runs")
+@router.get("/runs", auth=allowed(VIEW_RUNS), response=list[RunOut], summary="List audit runs")
 @paginate(LimitOffsetPagination, max_limit=MAX_PAGE)
 def list_runs(
     request,
@@ -164,7 +163,6 @@ def list_runs(
 ):
     """Audit runs, newest first, optionally of one quarter, status or model. A page of `limit` runs (at most
     100) from `offset`; `count` is the number of runs in all."""
-    require(request, VIEW_RUNS)
     runs = _runs().order_by("-created_at", "-pk")
     if period:
         runs = runs.filter(period=period)
@@ -175,17 +173,17 @@ def list_runs(
     return runs
 
 
-@router.get("/runs/{run_id}", response=RunOut, summary="An audit run's status and progress")
+@router.get("/runs/{run_id}", auth=allowed(VIEW_RUNS), response=RunOut, summary="An audit run's status and progress")
 def run_detail(request, run_id: int):
     """Poll this to follow a run; its results and evidence have endpoints of their own."""
-    require(request, VIEW_RUNS)
     return _run(run_id)
 
 
-@router.post("/runs/{run_id}/cancel", response=RunOut, summary="Cancel a queued or running audit run")
+@router.post(
+    "/runs/{run_id}/cancel", auth=allowed(START_RUNS), response=RunOut, summary="Cancel a queued or running audit run"
+)
 def cancel_run(request, run_id: int):
     """A queued run never starts; a running one stops at its next step and stores nothing."""
-    require(request, START_RUNS)
     run = _run(run_id)
     try:
         services.cancel_audit_run(actor=Actor.of_user(request.user), run=run, reason="cancelled through the API")
@@ -329,11 +327,15 @@ def _succeeded(run_id: int) -> AuditRun:
     return run
 
 
-@router.get("/runs/{run_id}/results", response=ResultsOut, summary="An audit run's groups, gaps and verdicts")
+@router.get(
+    "/runs/{run_id}/results",
+    auth=allowed(*VIEW_RESULTS),
+    response=ResultsOut,
+    summary="An audit run's groups, gaps and verdicts",
+)
 def run_results(request, run_id: int):
     """Per attribute and per intersection: each group's size, mean score and interval, the gaps with their
     intervals and verdicts; then the Fairlearn/AIF360 cross-check. Only for a run that has succeeded."""
-    require(request, *VIEW_RESULTS)
     run = _succeeded(run_id)
     evidence, policy = run.evidence, run.policy
     return {
@@ -351,13 +353,13 @@ def run_results(request, run_id: int):
 
 
 @router.get(
-    "/runs/{run_id}/evidence", response=dict, summary="An audit run's evidence JSON, as stored",
+    "/runs/{run_id}/evidence", auth=allowed(*VIEW_RESULTS), response=dict,
+    summary="An audit run's evidence JSON, as stored",
     openapi_extra={"responses": {200: {"description": "the evidence document; its SHA-256 is evidence_sha256"}}},
 )  # fmt: skip
 def run_evidence(request, run_id: int):
     """The evidence document byte for byte as hashed when the run was stored (canonical JSON, sorted keys):
     its SHA-256 equals the run's evidence_sha256, also sent in the X-Evidence-SHA256 header."""
-    require(request, *VIEW_RESULTS)
     run = _succeeded(run_id)
     document = orjson.dumps(run.evidence, option=orjson.OPT_SORT_KEYS)
     return HttpResponse(document, content_type="application/json", headers={"X-Evidence-SHA256": run.evidence_sha256})

@@ -10,19 +10,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
-from ninja.security import HttpBearer
 
 from consent.errors import RuleViolation
-from core.tokens import user_for_key
-
-
-class TokenAuth(HttpBearer):
-    def authenticate(self, request, token):
-        user = user_for_key(token)
-        if user is not None:
-            request.user = user
-        return user
-
+from core.api import TokenAuth
 
 api = NinjaAPI(
     title="Bias-audit platform API",
@@ -89,20 +79,6 @@ def on_http_error(request, exc: HttpError):
 def on_unexpected(request, exc):
     logger.exception("API %s %s failed", request.method, request.path)
     return error(request, 500, "Internal error; it has been logged.")
-
-
-class FieldError(HttpError):
-    """A request the API refuses because of one field: 422 with that field's name."""
-
-    def __init__(self, field: str, message: str, status_code: int = 422):
-        super().__init__(status_code, message)
-        self.field = field
-
-
-def require(request, *permissions: str) -> None:
-    """Refuse (403, no data) a token whose user lacks any of the permissions."""
-    if not request.auth.has_perms(permissions):
-        raise PermissionDenied
 
 
 api.add_router("/consent/", "consent.api.router", tags=["consent"])

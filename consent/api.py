@@ -16,10 +16,10 @@ from ninja.pagination import PageNumberPagination, paginate
 from ninja.responses import Status
 from pydantic import AwareDatetime
 
-from config.api import FieldError, require
 from consent import ledger, selectors, services
 from consent.errors import RuleViolation
 from consent.models import ConsentEvent, DataItem, EventKind, Notice, Subject
+from core.api import FieldError, allowed
 from core.audit_log import Actor
 
 router = Router()
@@ -140,9 +140,13 @@ ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: Error
 # Recording events ------------------------------------------------------------------------------
 
 
-@router.post("events/grant", response={200: EventOut, 201: EventOut, **ERRORS}, summary="Record a grant")
+@router.post(
+    "events/grant",
+    auth=allowed("consent.add_consentevent"),
+    response={200: EventOut, 201: EventOut, **ERRORS},
+    summary="Record a grant",
+)
 def grant(request, payload: GrantIn):
-    require(request, "consent.add_consentevent")
     subject = _subject_or_422(payload.subject)
     notice = _notice_or_422(payload.notice_version, payload.notice_language)
     with _event_id_conflicts_as_409():
@@ -155,9 +159,13 @@ def grant(request, payload: GrantIn):
     return _recorded(event, subject=subject, notice=notice, guardian_reference=payload.guardian_reference.strip())
 
 
-@router.post("events/withdraw", response={200: EventOut, 201: EventOut, **ERRORS}, summary="Record a withdrawal")
+@router.post(
+    "events/withdraw",
+    auth=allowed("consent.withdraw_consent"),
+    response={200: EventOut, 201: EventOut, **ERRORS},
+    summary="Record a withdrawal",
+)
 def withdraw(request, payload: WithdrawIn):
-    require(request, "consent.withdraw_consent")
     subject = _subject_or_422(payload.subject)
     with _event_id_conflicts_as_409():
         event = services.withdraw_consent(
@@ -167,13 +175,17 @@ def withdraw(request, payload: WithdrawIn):
     return _recorded(event, subject=subject)
 
 
-@router.post("events/erase", response={200: EventOut, 201: EventOut, **ERRORS}, summary="Erase a subject")
+@router.post(
+    "events/erase",
+    auth=allowed("consent.erase_subject"),
+    response={200: EventOut, 201: EventOut, **ERRORS},
+    summary="Erase a subject",
+)
 def erase(request, payload: EraseIn):
     """Withdraw everything and remove the subject's personal data (GDPR Art. 17).
 
     Once erased, the subject's reference is gone; a repeated request is recognised by its event id.
     """
-    require(request, "consent.erase_subject")
     subject = selectors.subject_by_reference(payload.subject)
     if subject is None:
         replay = _repeated_erasure(payload)
@@ -273,9 +285,13 @@ def _event_out(event: ConsentEvent, *, subject_reference, notice: Notice | None,
 # Reading subjects ------------------------------------------------------------------------------
 
 
-@router.get("subjects/{reference}", response={200: SubjectOut, **ERRORS}, summary="A subject's consent and history")
+@router.get(
+    "subjects/{reference}",
+    auth=allowed("consent.view_subject", "consent.view_consentevent"),
+    response={200: SubjectOut, **ERRORS},
+    summary="A subject's consent and history",
+)
 def subject_detail(request, reference: str):
-    require(request, "consent.view_subject", "consent.view_consentevent")
     subject = selectors.subject_by_reference(reference)
     if subject is None:
         raise FieldError("reference", UNKNOWN_SUBJECT.format(reference=reference), status_code=404)
@@ -330,12 +346,13 @@ class ItemPages(PageNumberPagination):
         return page
 
 
-@router.get("items", response=list[ItemOut], summary="Data items with their provenance")
+@router.get(
+    "items", auth=allowed("consent.view_dataitem"), response=list[ItemOut], summary="Data items with their provenance"
+)
 @paginate(ItemPages, page_size=50)
 def items(request, dataset: str | None = None, version: str | None = None, subject: str | None = None):
     """Filter by dataset name and version, or by subject reference. Protected attributes come only to roles
     with view_protected_attributes, and each page that carries them is logged."""
-    require(request, "consent.view_dataitem")
     if (dataset or version) and not selectors.dataset_exists(name=dataset, version=version):
         label = " v".join(part for part in (dataset, version) if part)
         raise FieldError("dataset" if dataset else "version", UNKNOWN_DATASET.format(label=label))
@@ -367,10 +384,14 @@ def _item_out(item: DataItem, attributes: dict | None) -> dict:
 # The ledger ------------------------------------------------------------------------------------
 
 
-@router.get("ledger/verify", response={200: LedgerCheckOut, **ERRORS}, summary="Verify the consent ledger")
+@router.get(
+    "ledger/verify",
+    auth=allowed("consent.view_consentevent"),
+    response={200: LedgerCheckOut, **ERRORS},
+    summary="Verify the consent ledger",
+)
 def verify_ledger(request):
     """Recompute the hash chain of every consent event; names the first broken event, if any."""
-    require(request, "consent.view_consentevent")
     check = ledger.verify()
     return {
         "ok": check.ok,

@@ -4,7 +4,7 @@ import uuid
 from datetime import date, datetime
 from pathlib import Path
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from consent import features, ledger
@@ -152,11 +152,29 @@ def _record_event(
         guardian_reference=guardian_reference.strip(),
         evidence_hash=evidence_hash.strip().lower(),
     )
+    # On PostgreSQL the event-id check holds only the subject's lock: a concurrent request for another
+    # subject may record the same id between the check and the insert. The unique index refuses the
+    # second insert; checking again then gives the answer the check would have given (a replay or 409).
+    for attempt in (1, 2):
+        try:
+            return _record_once(
+                actor, subject, proposed, event_id=event_id, channel=channel, notice=notice,
+                compare_time=collected_at_given,
+            )  # fmt: skip
+        except IntegrityError:
+            if attempt == 2 or _event_with_id(event_id) is None:
+                raise
+
+
+def _record_once(
+    actor: Actor, subject: Subject, proposed: rules.ProposedEvent, *, event_id: str, channel: str,
+    notice: Notice | None, compare_time: bool,
+) -> ConsentEvent:  # fmt: skip
     with transaction.atomic():
         subject = Subject.objects.select_for_update().get(pk=subject.pk)
-        existing = ConsentEvent.objects.filter(event_id=event_id).first()
+        existing = _event_with_id(event_id)
         if existing is not None:
-            if _same_event(existing, subject, proposed, channel, notice, compare_time=collected_at_given):
+            if _same_event(existing, subject, proposed, channel, notice, compare_time=compare_time):
                 existing.replayed = True  # lets the caller (e.g. the API) tell a repeat from a first recording
                 return existing
             raise RuleViolation([("event_id", EVENT_ID_CONFLICT.format(event_id=event_id))])
@@ -170,12 +188,12 @@ def _record_event(
                 ledger.NewEvent(
                     event_id=event_id,
                     subject=subject,
-                    kind=kind,
+                    kind=proposed.kind,
                     purposes=purpose_values_of(verdict.mask),
                     mask=verdict.mask,
                     channel=channel,
-                    collected_at=collected_at,
-                    expires_at=expires_at,
+                    collected_at=proposed.collected_at,
+                    expires_at=proposed.expires_at,
                     notice=notice,
                     evidence_hash=proposed.evidence_hash,
                     guardian_reference=proposed.guardian_reference,
@@ -187,7 +205,7 @@ def _record_event(
         event.replayed = False
         audit_log.record(
             actor=actor,
-            action=f"consent.{kind}",
+            action=f"consent.{proposed.kind}",
             object_type="consent_event",
             object_id=event.pk,
             after={
@@ -199,6 +217,10 @@ def _record_event(
             },
         )
     return event
+
+
+def _event_with_id(event_id: str) -> ConsentEvent | None:
+    return ConsentEvent.objects.filter(event_id=event_id).first()
 
 
 def _same_event(

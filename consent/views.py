@@ -105,6 +105,8 @@ def _subject_page(request, subject: Subject, **panel) -> dict:
     context = _panel_context(request, subject, **panel)
     context["guardian_rule"] = _guardian_rule(subject, context["now"])
     context["can_erase"] = not subject.is_erased and request.user.has_perm(ERASE)
+    # Collected for the age-of-consent rule, which is the steward's to apply; others see its outcome only.
+    context["shows_birth_month"] = request.user.has_perm(GRANT)
     return context
 
 

@@ -7,7 +7,7 @@ from django.http import Http404
 from ninja import Field, Router, Schema
 from ninja.pagination import LimitOffsetPagination, paginate
 
-from config.api import require
+from core.api import allowed
 from scoring import selectors
 from scoring.models import EvaluationSet, ModelVersion
 
@@ -98,33 +98,39 @@ class ModelVersionOut(Schema):
     created_at: datetime
 
 
-@router.get("/evaluation-sets", response=list[EvaluationSetOut], summary="List evaluation sets")
+@router.get(
+    "/evaluation-sets", auth=allowed(VIEW_SETS), response=list[EvaluationSetOut], summary="List evaluation sets"
+)
 @paginate(LimitOffsetPagination, max_limit=MAX_PAGE)
 def list_evaluation_sets(request, status: SetStatus | None = None):
     """Evaluation sets, newest first, with their manifest hash and how many items were available, eligible
     and drawn; `status=frozen` lists only the sets that can be audited. A page of `limit` sets (at most
     100) from `offset`; `count` is the number of sets in all."""
-    require(request, VIEW_SETS)
     sets = selectors.evaluation_sets()
     if status is not None:
         sets = sets.filter(status=status.value)
     return sets
 
 
-@router.get("/evaluation-sets/{set_id}", response=EvaluationSetDetail, summary="An evaluation set's strata report")
+@router.get(
+    "/evaluation-sets/{set_id}",
+    auth=allowed(VIEW_SETS),
+    response=EvaluationSetDetail,
+    summary="An evaluation set's strata report",
+)
 def evaluation_set_detail(request, set_id: int):
     """Per stratum: items available, eligible and drawn, and the items left out by reason."""
-    require(request, VIEW_SETS)
     evaluation_set = selectors.evaluation_sets().filter(pk=set_id).first()
     if evaluation_set is None:
         raise Http404(f"no evaluation set {set_id}")
     return evaluation_set
 
 
-@router.get("/models", response=list[ModelVersionOut], summary="List registered model versions")
+@router.get(
+    "/models", auth=allowed(VIEW_MODELS), response=list[ModelVersionOut], summary="List registered model versions"
+)
 def list_models(request):
     """Every registered model version with the SHA-256 of its weights, by name then newest first."""
-    require(request, VIEW_MODELS)
     return [
         {
             "id": m.pk,

@@ -99,7 +99,9 @@ def screenshot(page, request):
     def take() -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{request.node.name}.png"
+        path.unlink(missing_ok=True)  # a file left by an earlier run must not pass for this one's
         page.screenshot(path=str(path), full_page=True)
+        assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n"), f"no screenshot written to {path}"
         return path
 
     return take

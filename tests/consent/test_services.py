@@ -240,6 +240,48 @@ def test_the_same_event_id_with_other_content_is_refused_naming_the_event_id(gra
     assert ConsentEvent.objects.count() == 1
 
 
+@pytest.fixture
+def event_id_seen_late(monkeypatch):
+    """event_id_seen_late(): from now on the check for a recorded event id misses once, as when a concurrent
+    request (for another subject, so under another lock on PostgreSQL) records the same id between this
+    request's check and its insert."""
+    real = services._event_with_id
+
+    def arm():
+        calls = []
+
+        def late(event_id):
+            calls.append(event_id)
+            return None if len(calls) == 1 else real(event_id)
+
+        monkeypatch.setattr(services, "_event_with_id", late)
+        return calls
+
+    return arm
+
+
+def test_an_event_id_a_concurrent_request_recorded_first_is_a_conflict_not_a_crash(
+    grant, subject, make_subject, event_id_seen_late
+):
+    other = make_subject("SUBJ-OTHER")
+    grant(other, event_id="client-1")
+    checks = event_id_seen_late()
+    with pytest.raises(RuleViolation) as refused:
+        grant(subject, event_id="client-1")
+    assert refused.value.problems == [("event_id", services.EVENT_ID_CONFLICT.format(event_id="client-1"))]
+    assert len(checks) == 3  # missed, the insert refused, found, checked again
+    assert ConsentEvent.objects.filter(event_id="client-1").get().subject == other
+    assert ledger.verify().ok
+
+
+def test_the_same_request_recorded_first_by_a_concurrent_retry_is_a_replay(grant, subject, event_id_seen_late):
+    first = grant(subject, event_id="client-1")
+    event_id_seen_late()
+    again = grant(subject, event_id="client-1")
+    assert again.pk == first.pk and again.replayed
+    assert ConsentEvent.objects.count() == 1
+
+
 def test_the_same_event_id_for_another_subject_is_refused(grant, subject, make_subject):
     grant(subject, event_id="client-1")
     with pytest.raises(RuleViolation) as refused:

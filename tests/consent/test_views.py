@@ -269,6 +269,19 @@ def test_the_history_shows_the_guardian_of_a_minor(client_as, make_subject, gran
     assert "GUARD-9" in element(client_as("steward").get(f"/consent/subjects/{child.key}/"), "consent-history")
 
 
+def test_only_the_steward_sees_a_subjects_birth_month_others_see_whether_a_guardian_is_needed(
+    client_as, make_subject
+):
+    from datetime import date
+
+    child = make_subject("SUBJ-CHILD", jurisdiction="FR", birth_month=date(2013, 5, 1))
+    pages = {role: client_as(role).get(f"/consent/subjects/{child.key}/").content.decode() for role in READERS}
+    assert "2013-05" in element(pages["steward"], "subject-facts")
+    for role in ("officer", "auditor"):
+        assert "Birth month" not in pages[role] and "2013-05" not in pages[role]
+        assert 'id="guardian-rule"' in pages[role]
+
+
 @pytest.mark.parametrize("role", ["officer", "auditor"])
 def test_officers_and_auditors_see_the_subject_without_the_forms(client_as, granted, role):
     page = client_as(role).get(f"/consent/subjects/{granted.key}/").content.decode()

@@ -217,7 +217,20 @@ def test_an_upload_without_a_file_is_a_422_naming_the_file(api_as, approved):
     assert response.json() == {"message": "send the PDF to verify as the multipart form field 'file'", "field": "file"}
 
 
-def test_an_oversized_upload_is_refused_before_it_is_read(api_as, approved, approved_pdf, monkeypatch):
-    monkeypatch.setattr("reports.api.MAX_UPLOAD_BYTES", len(approved_pdf) - 1)
+def test_an_oversized_upload_is_refused_and_never_written_to_disk(api_as, approved, approved_pdf, monkeypatch, settings):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 0  # Django's own handlers would now write any upload to a temporary file
+    monkeypatch.setattr("reports.api.VERIFY_MAX_BYTES", len(approved_pdf) - 1)
+    written = []
+    monkeypatch.setattr("django.core.files.uploadhandler.TemporaryFileUploadHandler.new_file", written.append)
     response = api_as("auditor").post("/api/v1/reports/verify", upload(approved_pdf))
-    assert response.status_code == 413 and response.json()["field"] == "file"
+    assert response.status_code == 413
+    assert response.json() == {"message": "the file is larger than 25 MB; it was not checked", "field": "file"}
+    assert written == []
+
+
+def test_a_role_that_may_not_verify_is_refused_before_its_upload_is_read(api_as, approved_pdf, monkeypatch):
+    read = []
+    monkeypatch.setattr("django.http.request.HttpRequest._load_post_and_files", lambda request: read.append(1))
+    response = api_as("steward").post("/api/v1/reports/verify", upload(approved_pdf))
+    assert response.status_code == 403
+    assert read == []
