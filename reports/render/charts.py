@@ -100,7 +100,7 @@ def group_chart(attribute: Mapping, *, confidence: float, chart_id: str = "group
             means = [g["mean_score"] for _, g in rows]
             errors = [_error(g["mean_score"], g["mean_score_ci"]) for _, g in rows]
             colour = NAVY if sufficient else HOLLOW
-            axes.errorbar(
+            _, _, (bars,) = axes.errorbar(
                 means,
                 ys,
                 xerr=[[e[0] for e in errors], [e[1] for e in errors]],
@@ -115,6 +115,7 @@ def group_chart(attribute: Mapping, *, confidence: float, chart_id: str = "group
                 markeredgewidth=1.0,
                 zorder=3,
             )
+            bars.set_gid("intervals" if sufficient else "intervals-too-small")
         for y, group in zip(positions, groups, strict=True):
             if group["mean_score"] is None:
                 axes.text(

@@ -58,6 +58,21 @@ def test_the_group_chart_names_every_group_and_marks_the_reference_and_the_thres
     assert "95% interval" in svg
 
 
+def test_each_groups_interval_is_drawn_as_a_bar_as_long_as_the_interval():
+    groups = attribute()["groups"]
+    svg = group_chart(attribute(), confidence=0.95, chart_id="g")
+    bars = parse(svg).find(".//{http://www.w3.org/2000/svg}g[@id='g-intervals']")
+    segments = [
+        [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", path.get("d"))]
+        for path in bars.iter("{http://www.w3.org/2000/svg}path")
+    ]
+    assert len(segments) == len(groups)
+    lengths = [abs(x2 - x1) for x1, _, x2, _ in segments]
+    widths = [g["mean_score_ci"][1] - g["mean_score_ci"][0] for g in groups]
+    scale = lengths[0] / widths[0]
+    assert all(abs(length - width * scale) < 0.5 for length, width in zip(lengths, widths, strict=True))
+
+
 def test_a_group_too_small_to_judge_is_drawn_hollow():
     svg = group_chart(attribute(1), confidence=0.95)
     assert "intersex" in svg
