@@ -3,7 +3,10 @@
 config/api.py mounts the apps' routers; it imports them, so they cannot import it: these live here.
 """
 
+from collections.abc import Callable
+
 from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
 from ninja.errors import HttpError
 from ninja.security import HttpBearer
 
@@ -17,9 +20,10 @@ class TokenAuth(HttpBearer):
     gets its 403 whatever it sent, never a validation error that describes the endpoint's input.
     """
 
-    def __init__(self, *permissions: str):
+    def __init__(self, *permissions: str, before_body: Callable[[HttpRequest], None] | None = None):
         super().__init__()
         self.permissions = permissions
+        self.before_body = before_body
 
     def authenticate(self, request, token):
         user = user_for_key(token)
@@ -28,12 +32,15 @@ class TokenAuth(HttpBearer):
         if not user.has_perms(self.permissions):
             raise PermissionDenied
         request.user = user
+        if self.before_body is not None:
+            self.before_body(request)
         return user
 
 
-def allowed(*permissions: str) -> TokenAuth:
-    """An endpoint's `auth`: a token of a user with these permissions."""
-    return TokenAuth(*permissions)
+def allowed(*permissions: str, before_body: Callable[[HttpRequest], None] | None = None) -> TokenAuth:
+    """An endpoint's `auth`: a token of a user with these permissions. `before_body(request)` runs once the
+    user is allowed and before the body is read (to choose how an upload is received)."""
+    return TokenAuth(*permissions, before_body=before_body)
 
 
 class FieldError(HttpError):

@@ -9,7 +9,7 @@ from ninja.errors import HttpError
 
 from audit.models import PERIOD
 from consent.rules.ledger import sha256_hex
-from core.api import FieldError, TokenAuth, allowed
+from core.api import FieldError, allowed
 from reports.forms import VERIFY_MAX_BYTES, VERIFY_MAX_LABEL, CappedMemoryUpload
 from reports.models import Report
 from reports.services import report_file
@@ -24,15 +24,10 @@ VIEW = "reports.view_report"
 PDF_MAGIC = b"%PDF-"
 
 
-class UploadAuth(TokenAuth):
-    """The token check, then, before Ninja reads the body, the web page's upload handler: the file is kept in
-    memory up to the cap and never written to disk; a larger one is read past and dropped."""
-
-    def authenticate(self, request, token):
-        user = super().authenticate(request, token)
-        if user is not None:
-            request.upload_handlers = [CappedMemoryUpload(request, limit=VERIFY_MAX_BYTES)]
-        return user
+def _keep_the_upload_in_memory(request) -> None:
+    """The web page's upload handler: the file is kept in memory up to the cap and never written to disk; a
+    larger one is read past and dropped."""
+    request.upload_handlers = [CappedMemoryUpload(request, limit=VERIFY_MAX_BYTES)]
 
 
 class ReportModel(Schema):
@@ -124,8 +119,9 @@ def list_reports(
 
 
 @router.post(
-    "/verify", auth=UploadAuth(VIEW), response=VerificationOut, summary="Verify that a PDF is an approved report"
-)
+    "/verify", auth=allowed(VIEW, before_body=_keep_the_upload_in_memory), response=VerificationOut,
+    summary="Verify that a PDF is an approved report",
+)  # fmt: skip
 def verify(request, file: UploadedFile | None = File(None, description="the PDF to check")):  # noqa: B008
     """Is this file, byte for byte, a report this platform approved, with an intact signature of the
     organisation and the evidence the platform stored? Every check is listed with its outcome."""

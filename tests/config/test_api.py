@@ -53,8 +53,10 @@ def test_the_schema_and_its_docs_are_public_and_hold_no_data(client, subject):
         assert subject.reference not in body and str(subject.key) not in body
 
 
-def test_the_schema_lists_every_endpoint(client):
-    paths = client.get("/api/v1/openapi.json").json()["paths"]
+def test_the_schema_lists_every_endpoint_behind_one_bearer_scheme(client):
+    schema = client.get("/api/v1/openapi.json").json()
+    assert schema["components"]["securitySchemes"] == {"TokenAuth": {"type": "http", "scheme": "bearer"}}
+    paths = schema["paths"]
     assert {
         "/api/v1/consent/events/grant": {"post"},
         "/api/v1/consent/events/withdraw": {"post"},
