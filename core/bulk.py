@@ -102,7 +102,8 @@ def _copy_rows(table: str, columns: list[str], rows: Iterable[Sequence]) -> int:
     quote = connection.ops.quote_name
     statement = f"COPY {quote(table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
     count = 0
-    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+    # The raw psycopg cursor raises psycopg's own errors; callers catch Django's (IntegrityError).
+    with connection.wrap_database_errors, connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
         for row in rows:
             copy.write_row(row)
             count += 1
