@@ -27,6 +27,7 @@ from reports.signing import create_signing_key
 from scoring import services as scoring_services
 from scoring.engine.sampling import Allocation
 from scoring.models import ModelVersion
+from tests.conftest import file_settings
 
 SYSTEM = Actor.system("test")
 QUARTER = "2026-Q4"
@@ -39,19 +40,10 @@ class QuarterRun:
     report: Report
 
 
-def _folders(root: Path) -> dict:
-    return {
-        "MEDIA_ROOT": root / "media",
-        "ARTIFACT_ROOT": root / "artifacts",
-        "REPORT_SIGNING_KEY": root / "signing" / "key.pem",
-        "REPORT_SIGNING_CERT": root / "signing" / "cert.pem",
-    }
-
-
 @pytest.fixture(scope="module")
 def quarter_run(django_db_setup, django_db_blocker, tmp_path_factory):
     root = tmp_path_factory.mktemp("quarter-run")
-    with django_db_blocker.unblock(), override_settings(**_folders(root)):
+    with django_db_blocker.unblock(), override_settings(**file_settings(root)):
         outer = transaction.atomic()
         outer.__enter__()
         try:
@@ -64,7 +56,7 @@ def quarter_run(django_db_setup, django_db_blocker, tmp_path_factory):
 @pytest.fixture(autouse=True)
 def shared_files(file_roots, quarter_run):
     settings = file_roots
-    for name, value in _folders(quarter_run.root).items():
+    for name, value in file_settings(quarter_run.root).items():
         setattr(settings, name, value)
     return settings
 
