@@ -3,6 +3,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.test import override_settings
 
 from consent import services
@@ -20,6 +21,22 @@ MONK_SCHEMA = {
 
 
 FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """On PostgreSQL, no autovacuum on the test database's tables.
+
+    Tests roll their rows back, so a table's committed state is empty but full of dead rows. When
+    autovacuum clears it while a test holds locks, it cannot shrink the file and records "no rows"
+    over many pages; the planner then treats every table as empty for the rest of the session, and
+    a query over a test's own thousands of rows runs in nested loops for hours (CI did).
+    """
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            cursor.execute(f"ALTER TABLE {connection.ops.quote_name(table)} SET (autovacuum_enabled = false)")
 
 
 def file_settings(root: Path) -> dict:
