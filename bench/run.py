@@ -17,6 +17,7 @@ BENCHMARKS = [
     ["consent_check.py", "--database", "postgres"],
     ["scoring_tabular.py"],
     ["scoring_images.py"],
+    ["coverage.py"],
     ["fairness.py"],
     ["report_render.py"],
     ["api_consent_load.py", "--database", "sqlite"],

@@ -1,9 +1,16 @@
-"""Recompute the point estimates with Fairlearn (`MetricFrame`) and AIF360 (`aif360.sklearn.metrics`).
+"""Recompute the point estimates with Fairlearn (`MetricFrame`), scikit-learn, SciPy and AIF360.
 
-The libraries are the reference definitions; the engine is the fast, mergeable path. Every figure
-both compute is compared; a difference above the tolerance fails the audit with both values shown.
-The engine's mean scores come from 32-bit fixed-point sums, so they may differ from the libraries'
-float means by at most 2^-33 (about 1.2e-10), well inside the tolerance.
+The libraries are the reference definitions; the engine is the fast, mergeable path. The libraries
+compute every figure themselves from the rows, never from the engine's outputs. Every figure both
+sides define is compared, under the name of the library that defines it; a figure that either side
+leaves undefined (a rate with no denominator) is not compared and is counted as such. A difference
+above the tolerance fails the audit with both values shown. The engine's mean scores come from 32-bit
+fixed-point sums, so they may differ from the libraries' float means by at most 2^-33 (about 1.2e-10).
+
+Not library-defined, so not compared: the scoring rate's median split is compared as Fairlearn's
+selection rate of (score > median); FDR and NPV (1 - precision and TN / U have no function of their
+own in these libraries), the expected calibration error, and the largest of the two rate differences
+against the reference.
 """
 
 import logging
@@ -19,6 +26,8 @@ from audit.fairness.errors import CROSS_CHECK_FAILED, CrossCheckError
 from audit.fairness.spec import INTERSECTION_SEPARATOR
 
 TOLERANCE = 1e-9
+LIBRARIES = ("fairlearn", "aif360", "scikit-learn", "scipy")
+FAIRLEARN, SKLEARN, AIF360, SCIPY = "Fairlearn", "scikit-learn", "AIF360", "SciPy"
 
 
 def _libraries():
@@ -34,7 +43,7 @@ def _libraries():
 
 
 def libraries_versions() -> dict[str, str]:
-    return {"fairlearn": version("fairlearn"), "aif360": version("aif360")}
+    return {name: version(name) for name in LIBRARIES}
 
 
 def cross_check(data: AuditData, findings: dict, *, tolerance: float = TOLERANCE) -> dict:
@@ -46,12 +55,18 @@ def cross_check(data: AuditData, findings: dict, *, tolerance: float = TOLERANCE
         warnings.simplefilter("ignore")
         for name, section in sections.items():
             labels = _labels(data, section["attributes"])
-            _fairlearn(fl, data, labels, name, section, comparison)
+            frame = _fairlearn_groups(fl, data, labels)
+            _groups(frame, name, section, comparison)
+            _gaps(frame, name, section, comparison)
             _aif360(aif, data, labels, name, section, comparison)
+            if "trend" in section:
+                _trend(data, labels, name, section, comparison)
     report = {
         "libraries": libraries_versions(),
         "tolerance": tolerance,
         "compared": comparison.count,
+        "not_compared_undefined": comparison.undefined,
+        "by_library": dict(comparison.by_library),
         "largest_difference": comparison.largest,
         "largest_difference_at": comparison.largest_at,
         "passed": not comparison.disagreements,
@@ -66,16 +81,20 @@ class _Comparison:
     def __init__(self, tolerance):
         self.tolerance = tolerance
         self.count = 0
+        self.undefined = 0
+        self.by_library: dict[str, int] = {}
         self.largest = 0.0
         self.largest_at = None
         self.disagreements: list[str] = []
 
     def __call__(self, library: str, metric: str, where: str, ours, theirs):
-        if ours is None:  # undefined for the engine (no positives, say): nothing to compare
+        theirs = None if theirs is None else float(theirs)
+        if ours is None or theirs is None or not math.isfinite(theirs):
+            self.undefined += 1  # undefined on one side (no positives, say): nothing to compare
             return
-        theirs = float(theirs)
         self.count += 1
-        difference = abs(ours - theirs) if math.isfinite(theirs) else math.inf
+        self.by_library[library] = self.by_library.get(library, 0) + 1
+        difference = abs(ours - theirs)
         if difference > self.largest:
             self.largest, self.largest_at = difference, f"{library}: {metric} of {where}"
         if difference > self.tolerance:
@@ -97,81 +116,125 @@ def _labels(data: AuditData, attributes: list[str]) -> np.ndarray:
     return joined.astype(object)
 
 
-def _fairlearn(fl, data: AuditData, labels, name, section, compare):
-    """Fairlearn's per-group figures; gaps are its between-group differences over the groups judged."""
-    from sklearn.metrics import precision_score
+def _guard(metric):
+    """A library metric that returns NaN where it would raise (a group with one class for AUC)."""
 
-    def mean_score(y_true, y_pred, scores):
-        return fl.mean_prediction(y_true, scores)
+    def guarded(y_true, y_pred):
+        if len(np.unique(y_true)) < 2:
+            return np.nan
+        return metric(y_true, y_pred)
 
-    def mean_absolute_error(y_true, y_pred, scores, targets):
-        return float(np.mean(np.abs(scores - targets)))
+    return guarded
 
-    def mean_signed_error(y_true, y_pred, scores, targets):
-        return float(np.mean(scores - targets))
+
+def _fairlearn_groups(fl, data: AuditData, labels) -> dict[str, tuple[str, pd.Series]]:
+    """Per figure, the library that defines it and its value per group, as the library computes it."""
+    from sklearn import metrics as sk
 
     decisions = data.selected.astype(np.int8)
     y_true = data.labels if data.labels is not None else decisions
-    metrics = {"mean_score": mean_score, "selection_rate": fl.selection_rate}
-    params = {"mean_score": {"scores": data.scores}}
+    figures = {}
+
+    def frame(metrics, truth, predictions, library):
+        by_group = fl.MetricFrame(metrics=metrics, y_true=truth, y_pred=predictions, sensitive_features=labels).by_group
+        figures.update({column: (library, by_group[column]) for column in metrics})
+
+    median = float(np.median(data.scores))
+    frame({"mean_score": fl.mean_prediction}, y_true, data.scores, FAIRLEARN)
+    frame({"selection_rate": fl.selection_rate}, y_true, decisions, FAIRLEARN)
+    frame({"scoring_rate": fl.selection_rate}, y_true, (data.scores > median).astype(np.int8), FAIRLEARN)
     if data.labels is not None:
-        metrics.update(
-            tpr=fl.true_positive_rate,
-            fpr=fl.false_positive_rate,
-            fnr=fl.false_negative_rate,
-            precision=lambda t, p: precision_score(t, p, zero_division=np.nan),
-        )
+        frame({"tpr": fl.true_positive_rate, "fpr": fl.false_positive_rate, "fnr": fl.false_negative_rate,
+               "tnr": fl.true_negative_rate}, data.labels, decisions, FAIRLEARN)  # fmt: skip
+        frame({"precision": lambda t, p: sk.precision_score(t, p, zero_division=np.nan),
+               "accuracy": sk.accuracy_score}, data.labels, decisions, SKLEARN)  # fmt: skip
+        frame({"auc": _guard(sk.roc_auc_score), "brier_score": sk.brier_score_loss}, data.labels, data.scores,
+              SKLEARN)  # fmt: skip
     if data.targets is not None:
-        metrics.update(mean_absolute_error=mean_absolute_error, mean_signed_error=mean_signed_error)
-        both = {"scores": data.scores, "targets": data.targets}
-        params.update(mean_absolute_error=both, mean_signed_error=both)
-    frame = fl.MetricFrame(
-        metrics=metrics, y_true=y_true, y_pred=decisions, sensitive_features=labels, sample_params=params
-    ).by_group
+        frame({"mean_absolute_error": sk.mean_absolute_error, "mean_squared_error": sk.mean_squared_error},
+              data.targets, data.scores, SKLEARN)  # fmt: skip
+    return figures
+
+
+def _groups(figures, name, section, compare):
     for label, group in section["groups"].items():
-        for metric in metrics:
-            compare("Fairlearn", metric, f"{name} = {label}", group[metric], frame.loc[label, metric])
+        for column, (library, values) in figures.items():
+            compare(library, column, f"{name} = {label}", group.get(column), values.loc[label])
 
-    sufficient = [label for label, group in section["groups"].items() if group["sufficient"]]
-    if len(sufficient) < 2:
-        return
-    judged = frame.loc[sufficient]
-    gaps = section["gaps"]
 
-    def between(metric):
-        return judged[metric].max() - judged[metric].min()
+GAP_COLUMNS = {
+    "mean_score_gap": ("mean_score",),
+    "selection_rate_gap": ("selection_rate",),
+    "equal_opportunity_gap": ("tpr",),
+    "false_positive_rate_gap": ("fpr",),
+    "equalized_odds_difference": ("tpr", "fpr"),
+    "predictive_parity_gap": ("precision",),
+    "mean_absolute_error_gap": ("mean_absolute_error",),
+    "disparate_impact_ratio": ("selection_rate",),
+    "true_positive_rate_ratio": ("tpr",),
+    "false_positive_rate_ratio": ("fpr",),
+    "equalized_odds_ratio": ("tpr", "fpr"),
+    "precision_ratio": ("precision",),
+}
 
-    compare("Fairlearn", "mean_score_gap", name, gaps["mean_score_gap"]["value"], between("mean_score"))
-    compare("Fairlearn", "selection_rate_gap", name, gaps["selection_rate_gap"]["value"], between("selection_rate"))
-    compare("Fairlearn", "disparate_impact_ratio", name, gaps["disparate_impact_ratio"]["value"],
-            judged["selection_rate"].min() / judged["selection_rate"].max())  # fmt: skip
-    if data.labels is not None:
-        compare("Fairlearn", "equalized_odds_difference", name, gaps["equalized_odds_difference"]["value"],
-                max(between("tpr"), between("fpr")))  # fmt: skip
-    if data.targets is not None:
-        compare("Fairlearn", "mean_absolute_error_gap", name, gaps["mean_absolute_error_gap"]["value"],
-                between("mean_absolute_error"))  # fmt: skip
+
+def _gaps(figures, name, section, compare):
+    """Between-group differences (highest minus lowest) and ratios (lowest over highest) over the groups judged."""
+    for metric, gap in section["gaps"].items():
+        judged = [label for label in section["groups"] if label not in gap["insufficient_groups"]]
+        if len(judged) < 2:
+            continue
+        values = [figures[column][1].loc[judged].astype(float) for column in GAP_COLUMNS[metric]]
+        if gap["scale"] == "ratio":
+            theirs = min(v.min() / v.max() for v in values)
+        else:
+            theirs = max(v.max() - v.min() for v in values)
+        compare(FAIRLEARN, metric, name, gap["value"], theirs)
 
 
 def _aif360(aif, data: AuditData, labels, name, section, compare):
+    from sklearn.metrics import precision_score
+
     reference = section["reference"]
     if reference is None:
         return
     decisions = data.selected.astype(np.int8)
     y_true = data.labels if data.labels is not None else decisions
+    order = np.argsort(labels.astype(str), kind="stable")
+    sorted_labels = labels[order].astype(str)
+    reference_rows = order[sorted_labels == reference]
     for label, versus in section["versus_reference"].items():
-        rows = np.flatnonzero((labels == label) | (labels == reference))
+        own = order[np.searchsorted(sorted_labels, label, "left"):np.searchsorted(sorted_labels, label, "right")]
+        rows = np.concatenate([own, reference_rows])
         kwargs = {"prot_attr": labels[rows], "priv_group": reference}
         truth, decided = pd.Series(y_true[rows]), decisions[rows]
         where = f"{name} = {label} against {reference}"
-        compare("AIF360", "mean_score_difference", where, versus["mean_score_difference"]["value"],
-                aif.difference(lambda _t, p: np.mean(p), truth, data.scores[rows], **kwargs))
-        compare("AIF360", "statistical_parity_difference", where, versus["statistical_parity_difference"]["value"],
-                aif.statistical_parity_difference(truth, decided, pos_label=1, **kwargs))
-        compare("AIF360", "disparate_impact_ratio", where, versus["disparate_impact_ratio"]["value"],
-                aif.disparate_impact_ratio(truth, decided, pos_label=1, zero_division=np.nan, **kwargs))
+
+        def check(metric, theirs, where=where, versus=versus):
+            compare(AIF360, metric, where, versus[metric]["value"], theirs)
+
+        check("mean_score_difference", aif.difference(lambda _t, p: np.mean(p), truth, data.scores[rows], **kwargs))
+        check("statistical_parity_difference", aif.statistical_parity_difference(truth, decided, pos_label=1, **kwargs))
+        check("disparate_impact_ratio",
+              aif.disparate_impact_ratio(truth, decided, pos_label=1, zero_division=np.nan, **kwargs))  # fmt: skip
         if data.labels is not None:
-            compare("AIF360", "equal_opportunity_difference", where, versus["equal_opportunity_difference"]["value"],
-                    aif.equal_opportunity_difference(truth, decided, pos_label=1, **kwargs))
-            compare("AIF360", "average_odds_difference", where, versus["average_odds_difference"]["value"],
-                    aif.average_odds_difference(truth, decided, pos_label=1, **kwargs))  # fmt: skip
+            for metric in ("equal_opportunity_difference", "average_odds_difference", "average_odds_error",
+                           "average_predictive_value_difference"):  # fmt: skip
+                check(metric, getattr(aif, metric)(truth, decided, pos_label=1, **kwargs))
+            check("predictive_parity_difference",
+                  aif.difference(lambda t, p: precision_score(t, p, zero_division=np.nan), truth, decided,
+                                 **kwargs))  # fmt: skip
+
+
+def _trend(data: AuditData, labels, name, section, compare):
+    """The size-weighted slope equals the item-level least-squares slope of score on the group's position."""
+    from scipy.stats import linregress
+
+    trend = section["trend"]
+    used = trend["groups_used"]
+    if trend["slope"] is None or len(used) < 2:
+        return
+    position = {label: trend["order"].index(label) for label in used}
+    rows = np.isin(labels.astype(str), used)
+    x = np.array([position[label] for label in labels[rows]], dtype=np.float64)
+    compare(SCIPY, "trend slope (linregress)", name, trend["slope"], linregress(x, data.scores[rows]).slope)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from audit.fairness import errors
 from audit.fairness.spec import AttributeSpec
@@ -29,6 +30,7 @@ class AuditData:
     attributes: dict[str, GroupCodes]
     labels: np.ndarray | None = None  # int8 0/1 ground truth
     targets: np.ndarray | None = None  # float64 0 to 1, a continuous ground truth on the score's scale
+    warnings: tuple[str, ...] = ()  # what the input check noticed without refusing the input
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -42,17 +44,27 @@ class AuditData:
             attributes={name: GroupCodes(a.codes[rows], a.groups) for name, a in self.attributes.items()},
             labels=None if self.labels is None else self.labels[rows],
             targets=None if self.targets is None else self.targets[rows],
+            warnings=self.warnings,
         )
 
 
 def read_score_file(path: Path) -> pd.DataFrame:
     """A CSV (every cell as text, nothing guessed) or Parquet file of scored items."""
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    if suffix == ".parquet":
+    if suffix not in (".csv", ".parquet"):
+        raise errors.AuditInputError([("", f"unsupported file type {suffix!r}; use .csv or .parquet")])
+    if path.stat().st_size == 0:
+        raise errors.AuditInputError([("", errors.EMPTY_FILE)])
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
         return pd.read_parquet(path)
-    raise errors.AuditInputError([("", f"unsupported file type {suffix!r}; use .csv or .parquet")])
+    except pd.errors.EmptyDataError:
+        raise errors.AuditInputError([("", errors.NO_COLUMNS)]) from None
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise errors.AuditInputError([("", errors.NOT_PARQUET.format(reason=exc))]) from None
+    except UnicodeDecodeError as exc:
+        raise errors.AuditInputError([("", errors.NOT_UTF8.format(position=exc.start))]) from None
 
 
 def from_frame(
@@ -91,14 +103,26 @@ def from_frame(
         raw_targets = _numbers(frame[target_column], target_column, score_max, problems, "TARGET")
     if problems:
         raise errors.AuditInputError(problems)
+    selected = raw_scores >= decision_threshold
     return AuditData(
         keys=keys,
         scores=raw_scores / score_max if score_max != 1 else raw_scores,
-        selected=raw_scores >= decision_threshold,
+        selected=selected,
+        warnings=_threshold_warnings(selected, decision_threshold, score_max),
         attributes=groups,
         labels=labels,
         targets=None if raw_targets is None else (raw_targets / score_max if score_max != 1 else raw_targets),
     )
+
+
+def _threshold_warnings(selected: np.ndarray, threshold: float, score_max: float) -> tuple[str, ...]:
+    count = int(np.count_nonzero(selected))
+    if count not in (0, len(selected)):
+        return ()
+    which = f"all {len(selected):,}" if count else f"none of the {len(selected):,}"
+    scale = f"0-{score_max:g}"
+    guess = f": did you mean {threshold * score_max:g}?" if score_max > 1 and 0 < threshold < 1 else ""
+    return (errors.THRESHOLD_SELECTS.format(threshold=threshold, which=which, scale=scale, guess=guess),)
 
 
 def _report(problems, column, messages):

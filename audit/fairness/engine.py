@@ -1,46 +1,77 @@
-"""One audit: statistics -> groupings -> measures, gaps, intervals, verdicts -> the evidence's findings."""
+"""One audit: statistics -> groupings -> measures -> contrasts -> intervals and verdicts -> Findings.
+
+Two passes: every grouping's contrasts first, so that the judged gaps of the whole run share one
+max-|t| critical value (their FAIL verdicts are simultaneous), then the intervals and verdicts.
+"""
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
+from audit.fairness import impact, ranking
+from audit.fairness.comparisons import versus_reference
+from audit.fairness.contrasts import Contrasts, critical_value, gap_interval, pairwise
 from audit.fairness.data import AuditData
 from audit.fairness.errors import AuditInputError
-from audit.fairness.measures import (
-    Grouping,
-    comparisons,
-    gap_values,
-    group_measures,
-    grouping,
-    interval,
-    metrics_the_data_cannot_support,
-    trend,
-    verdict,
+from audit.fairness.intervals import number, pair, percentile, wilson
+from audit.fairness.measures import Grouping, Measure, counts, group_measures, grouping
+from audit.fairness.results import Figure, Findings, Gap, GroupResult, Section, Verdict
+from audit.fairness.run_verdict import run_verdict
+from audit.fairness.spec import (
+    GAP_COMPONENTS,
+    GAP_METRICS,
+    HEADLINE,
+    INTERSECTION_SEPARATOR,
+    LABEL_METRICS,
+    RATIO_METRICS,
+    TARGET_METRICS,
+    AuditSpec,
 )
-from audit.fairness.spec import GAP_METRICS, HEADLINE, INTERSECTION_SEPARATOR, AuditSpec
-from audit.fairness.statistics import CellStatistics, cell_statistics
+from audit.fairness.statistics import CellStatistics, Layout, cell_statistics
+from audit.fairness.trend import trend
+from audit.fairness.verdicts import judge
 
 GROUP_MEASURES = (
-    "mean_score",
-    "selection_rate",
-    "tpr",
-    "fpr",
-    "fnr",
-    "precision",
-    "mean_absolute_error",
-    "mean_signed_error",
-)
+    "mean_score", "selection_rate", "scoring_rate", "base_rate", "tpr", "fnr", "fpr", "tnr", "precision", "fdr",
+    "npv", "for", "accuracy", "auc", "brier_score", "expected_calibration_error", "mean_absolute_error",
+    "mean_squared_error", "mean_signed_error",
+)  # fmt: skip
 
 
-def number(value) -> float | None:
-    """JSON has no NaN: undefined figures are null."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
+@dataclass(frozen=True)
+class _Prepared:
+    """A gap before its interval: the raw value and the contrasts behind it."""
+
+    metric: str
+    value: float | None
+    contrasts: Contrasts
+    highest: str | None
+    lowest: str | None
+    insufficient: tuple[str, ...]
 
 
-def audit(data: AuditData, spec: AuditSpec, *, statistics: CellStatistics | None = None, threads: int = 2) -> dict:
+@dataclass(frozen=True)
+class _Grouping:
+    g: Grouping
+    measures: dict[str, Measure]
+    judged: dict[str, np.ndarray]  # per measure, which groups are large enough to judge on it
+    gaps: dict[str, _Prepared]
+
+
+def metrics_the_data_cannot_support(spec: AuditSpec, labels: bool, targets: bool) -> list[tuple[str, str]]:
+    problems = []
+    for metric in spec.metrics:
+        if metric in LABEL_METRICS and not labels:
+            problems.append(("metrics", f"{metric} needs a binary ground-truth label column"))
+        if metric in TARGET_METRICS and not targets:
+            problems.append(("metrics", f"{metric} needs a target column"))
+    return problems
+
+
+def findings(
+    data: AuditData, spec: AuditSpec, *, statistics: CellStatistics | None = None, threads: int = 2
+) -> Findings:
     """Findings per attribute and per intersection, from `statistics` (merged shards) or computed here."""
     problems = metrics_the_data_cannot_support(spec, data.labels is not None, data.targets is not None)
     for attribute in spec.attributes:
@@ -50,84 +81,157 @@ def audit(data: AuditData, spec: AuditSpec, *, statistics: CellStatistics | None
     if problems:
         raise AuditInputError(problems)
     stats = statistics if statistics is not None else cell_statistics(data, spec, threads=threads)
+    prepared = {INTERSECTION_SEPARATOR.join(names): _prepare(grouping(stats, names), stats, spec)
+                for names in spec.groupings()}  # fmt: skip
+
+    family = [p.gaps[m].contrasts for p in prepared.values() for m in spec.judged if m in p.gaps]
+    family = [c for c in family if c.pairs]
+    run_t = np.full(spec.replicates, np.nan)
+    for c in family:
+        run_t = np.fmax(run_t, c.t_max)
+    run_critical = critical_value(run_t, spec.confidence) if family else None
+
     attributes, intersections, verdicts = {}, {}, []
-    for names in spec.groupings():
-        section = _section(grouping(stats, names), stats, spec)
-        (attributes if len(names) == 1 else intersections)[INTERSECTION_SEPARATOR.join(names)] = section
-        for metric, finding in section["gaps"].items():
-            if "verdict" in finding:
-                verdicts.append({"grouping": INTERSECTION_SEPARATOR.join(names), "metric": metric, **finding})
-    return {"attributes": attributes, "intersections": intersections, "verdicts": verdicts}
+    for name, p in prepared.items():
+        section = _section(p, data, spec, run_critical, max(1, len(family)))
+        (attributes if len(p.g.attributes) == 1 else intersections)[name] = section
+        verdicts.extend((name, gap) for gap in section.gaps.values() if gap.judged)
+    judged = tuple(Verdict(grouping_name, gap) for grouping_name, gap in verdicts)
+    return Findings(attributes, intersections, judged, run_verdict(judged, spec, len(family)), _warnings(data, spec))
 
 
-def _section(g: Grouping, stats: CellStatistics, spec: AuditSpec) -> dict:
+def audit(data: AuditData, spec: AuditSpec, *, statistics: CellStatistics | None = None, threads: int = 2) -> dict:
+    """The findings as the evidence JSON's `attributes`, `intersections`, `verdicts`, `verdict`, `warnings`."""
+    return findings(data, spec, statistics=statistics, threads=threads).to_json()
+
+
+def _prepare(g: Grouping, stats: CellStatistics, spec: AuditSpec) -> _Grouping:
     measures = group_measures(g, stats.layout)
-    n = measures["n"][:, 0].astype(np.int64)
-    sufficient = n >= spec.min_group_size
-    groups = {}
-    for i, label in enumerate(g.labels):
-        entry = {"n": int(n[i]), "sufficient": bool(sufficient[i])}
-        if "positives" in measures:
-            entry["positives"] = int(measures["positives"][i, 0])
-            entry["negatives"] = int(measures["negatives"][i, 0])
-        for name in GROUP_MEASURES:
-            if name in measures:
-                entry[name] = number(measures[name][i, 0])
-                entry[f"{name}_ci"] = list(interval(measures[name][i], spec.confidence))
-        groups[label] = entry
-
-    judged = set(spec.metrics) | {HEADLINE}
-    gaps = {}
-    for metric, values in gap_values(measures, sufficient).items():
-        finding = {"value": number(values[0]), "ci": list(interval(values, spec.confidence))}
-        source = _gap_source(metric)
-        if source and finding["value"] is not None:
-            defined = sufficient & np.isfinite(measures[source][:, 0])
-            point = np.where(defined, measures[source][:, 0], np.nan)
-            highest, lowest = int(np.nanargmax(point)), int(np.nanargmin(point))
-            finding.update(highest=g.labels[highest], lowest=g.labels[lowest])
-            n_smallest = int(min(n[highest], n[lowest]))
-        else:
-            n_smallest = int(n[sufficient].min()) if sufficient.any() else 0
-        if metric in judged:
-            outcome, n_needed = verdict(finding["value"], finding["ci"], spec.threshold, n_smallest)
-            finding.update(threshold=spec.threshold, verdict=outcome, n_needed=n_needed)
-        gaps[metric] = finding
-
-    reference = _reference(g, spec, n, sufficient)
-    versus = {}
-    if reference is not None:
-        for metric, values in comparisons(measures, reference).items():
-            for i, label in enumerate(g.labels):
-                if i != reference:
-                    versus.setdefault(label, {})[metric] = {
-                        "value": number(values[i, 0]),
-                        "ci": list(interval(values[i], spec.confidence)),
-                    }
-
-    section = {
-        "attributes": list(g.attributes),
-        "order": list(g.labels),  # JSON objects (and PostgreSQL's jsonb) do not keep key order
-        "groups": groups,
-        "insufficient_groups": [label for label, s in zip(g.labels, sufficient, strict=True) if not s],
-        "reference": None if reference is None else g.labels[reference],
-        "mean_score_gap": gaps[HEADLINE],
-        "gaps": gaps,
-        "versus_reference": versus,
+    n = measures["mean_score"].denominator[:, 0]
+    large = (n >= spec.min_group_size) & (n >= 2)
+    judged = {
+        name: large & (m.denominator[:, 0] >= spec.min_group_size) if m.rate else large
+        for name, m in measures.items()
     }
+    gaps = {}
+    for metric in GAP_METRICS:
+        components = GAP_COMPONENTS[metric]
+        if not all(c in measures for c in components):
+            continue
+        gaps[metric] = _prepare_gap(metric, components, g, measures, judged)
+    return _Grouping(g, measures, judged, gaps)
+
+
+def _prepare_gap(metric, components, g: Grouping, measures, judged) -> _Prepared:
+    ratio = metric in RATIO_METRICS
+    contrasts, value, extremes = None, None, (None, None)
+    both = np.logical_and.reduce([judged[c] for c in components])  # groups judged on every component
+    for component in components:
+        c = pairwise(measures[component], both, log=ratio)
+        contrasts = c if contrasts is None else contrasts | c
+        points = np.where(both, measures[component].values[:, 0], np.nan)
+        if c.pairs == 0 or not np.isfinite(points).any():
+            continue
+        high, low = int(np.nanargmax(points)), int(np.nanargmin(points))
+        if ratio:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                candidate = points[low] / points[high]
+            better = value is None or (np.isfinite(candidate) and candidate < value)
+        else:
+            candidate = points[high] - points[low]
+            better = value is None or candidate > value
+        if better and np.isfinite(candidate):
+            value, extremes = float(candidate), (g.labels[high], g.labels[low])
+    insufficient = tuple(label for label, ok in zip(g.labels, both, strict=True) if not ok)
+    return _Prepared(metric, value, contrasts, *extremes, insufficient)
+
+
+def _section(p: _Grouping, data: AuditData, spec: AuditSpec, run_critical: float | None, family: int) -> Section:
+    g, measures = p.g, p.measures
+    gaps = {metric: _gap(prepared, spec, run_critical, family) for metric, prepared in p.gaps.items()}
+    count = counts(g, _layout_of(measures))
+    reference = _reference(g, spec, count["n"], p.judged["mean_score"])
+    section_trend = None
     if len(g.attributes) == 1 and spec.attribute(g.attributes[0]).ordinal:
-        section["trend"] = _trend(g, spec, measures, sufficient)
-    return section
+        section_trend = trend(g, spec.attribute(g.attributes[0]).order, measures["mean_score"],
+                              p.judged["mean_score"], spec.confidence)  # fmt: skip
+    ratios, unknown = impact.impact_ratios(g, measures, spec.confidence)
+    return Section(
+        attributes=tuple(g.attributes),
+        order=tuple(g.labels),
+        groups=_groups(g, measures, count, p.judged, data, spec),
+        insufficient_groups=tuple(label for label, s in zip(g.labels, p.judged["mean_score"], strict=True) if not s),
+        reference=None if reference is None else g.labels[reference],
+        gaps=gaps,
+        versus_reference={} if reference is None else versus_reference(g, measures, p.judged, reference, spec),
+        impact_ratios=ratios,
+        unknown_rows=unknown,
+        trend=section_trend,
+    )
 
 
-def _gap_source(metric: str) -> str | None:
-    return {
-        "mean_score_gap": "mean_score",
-        "selection_rate_gap": "selection_rate",
-        "equal_opportunity_gap": "tpr",
-        "false_positive_rate_gap": "fpr",
-        "mean_absolute_error_gap": "mean_absolute_error",
-    }.get(metric)
+def _layout_of(measures):
+    return Layout(labels="tpr" in measures, targets="mean_absolute_error" in measures)
+
+
+def _gap(p: _Prepared, spec: AuditSpec, run_critical: float | None, family: int) -> Gap:
+    ratio = p.metric in RATIO_METRICS
+    judged = p.metric in spec.judged
+    critical = run_critical if judged else critical_value(p.contrasts.t_max, spec.confidence)
+    ci = (None, None)
+    if p.value is not None and critical is not None and p.contrasts.pairs:
+        low, high = gap_interval(p.contrasts, critical)
+        ci = (math.exp(-high), math.exp(-low)) if ratio else (low, high)
+        ci = (min(ci[0], p.value), max(ci[1], p.value))
+    fields = {
+        "metric": p.metric, "scale": "ratio" if ratio else "difference", "value": number(p.value), "ci": pair(ci),
+        "highest": p.highest, "lowest": p.lowest, "pairs": p.contrasts.pairs, "insufficient_groups": p.insufficient,
+        "undefined_replicates": p.contrasts.undefined_replicates, "critical_value": number(critical),
+        "adjusted_for": family if judged else 1,
+    }  # fmt: skip
+    if not judged:
+        return Gap(**fields)
+    limit = -math.log(spec.ratio_threshold) if ratio else spec.threshold
+    verdict = judge(p.contrasts, limit=limit, critical=critical if p.value is not None else None,
+                    confidence=spec.confidence)  # fmt: skip
+    bound = verdict.pass_bound
+    if bound is not None and ratio:
+        bound = math.exp(-bound)
+    return Gap(**fields, threshold=spec.limit(p.metric), verdict=verdict.verdict, n_needed=verdict.n_needed,
+               pass_bound=number(bound))  # fmt: skip
+
+
+def _groups(g, measures, count, judged, data, spec) -> dict[str, GroupResult]:
+    auc = None
+    if "tpr" in measures:
+        auc = ranking.aucs(data, g.attributes, len(g.labels), spec.confidence)
+    result = {}
+    for i, label in enumerate(g.labels):
+        figures, undefined = {}, {}
+        for name in GROUP_MEASURES:
+            if name == "auc" and auc is not None:
+                figures["auc"] = Figure(number(auc[i][0]), pair(auc[i][1]))
+            if name not in measures:
+                continue
+            m = measures[name]
+            value = number(m.values[i, 0])
+            if m.rate:
+                ci = wilson(m.numerator[i, 0], m.denominator[i, 0], spec.confidence) if count["n"][i] >= 2 else None
+            else:
+                ci = percentile(m.values[i], spec.confidence) if count["n"][i] >= 2 else None
+            figures[name] = Figure(value, pair(ci or (None, None)))
+            missing = int((~np.isfinite(m.values[i, 1:])).sum())
+            if missing and value is not None:
+                undefined[name] = missing
+        result[label] = GroupResult(
+            n=int(count["n"][i]),
+            sufficient=bool(judged["mean_score"][i]),
+            figures=figures,
+            positives=int(count["positives"][i]) if "positives" in count else None,
+            negatives=int(count["negatives"][i]) if "negatives" in count else None,
+            undefined_replicates=undefined,
+        )
+    return result
 
 
 def _reference(g: Grouping, spec: AuditSpec, n: np.ndarray, sufficient: np.ndarray) -> int | None:
@@ -141,20 +245,18 @@ def _reference(g: Grouping, spec: AuditSpec, n: np.ndarray, sufficient: np.ndarr
     return int(np.argmax(np.where(sufficient, n, -1)))
 
 
-def _trend(g: Grouping, spec: AuditSpec, measures: dict, sufficient: np.ndarray) -> dict:
-    order = spec.attribute(g.attributes[0]).order
-    used = [i for i, label in enumerate(g.labels) if sufficient[i]]
-    result = {
-        "order": [label for label in order if label in g.labels],
-        "groups_used": [g.labels[i] for i in used],
-        "definition": "least-squares slope of group mean scores per step along the ordered groups",
-    }
-    if len(used) < 2:
-        return {**result, "slope": None, "ci": [None, None]}
-    positions = np.array([order.index(g.labels[i]) for i in used], dtype=np.float64)
-    slopes = trend(measures["mean_score"][used], positions)
-    return {**result, "slope": number(slopes[0]), "ci": list(interval(slopes, spec.confidence))}
+def _warnings(data: AuditData, spec: AuditSpec) -> tuple[str, ...]:
+    warnings = list(data.warnings)
+    selected = int(np.count_nonzero(data.selected))
+    if not warnings and len(data) and selected in (0, len(data)):
+        which = "all" if selected else "none"
+        warnings.append(f"the decision threshold {spec.decision_threshold:g} selects {which} of the {len(data):,} "
+                        "rows, so selection rates cannot differ between groups")  # fmt: skip
+    return tuple(warnings)
 
 
 def gap_metric_definitions() -> dict[str, str]:
     return dict(GAP_METRICS)
+
+
+__all__ = ["HEADLINE", "audit", "findings", "gap_metric_definitions"]

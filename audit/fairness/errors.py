@@ -1,6 +1,14 @@
 """Messages of the fairness engine, as constants that tests compare exactly."""
 
 NO_ROWS = "the file has no rows"
+EMPTY_FILE = "the file is empty (0 bytes): export the scored items with a header row and one row per item"
+NO_COLUMNS = "the file has no header row and no columns"
+NOT_PARQUET = "the file is not a readable Parquet file ({reason})"
+NOT_UTF8 = "the file is not UTF-8 text (first undecodable byte at offset {position})"
+THRESHOLD_SELECTS = (
+    "the decision threshold {threshold:g} selects {which} rows on a {scale} scale{guess} "
+    "(selection rates, TPR and FPR then cannot differ between groups)"
+)
 MISSING_COLUMN = "column {column!r} is not in the file (columns: {columns})"
 DUPLICATE_KEY = "row {row}: id {key!r} already appears on row {first}"
 MISSING_KEY = "row {row}: the id is empty"

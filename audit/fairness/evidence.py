@@ -4,7 +4,7 @@ from importlib.metadata import version
 
 import numpy as np
 
-from audit.fairness.crosscheck import cross_check
+from audit.fairness.crosscheck import LIBRARIES, cross_check
 from audit.fairness.data import AuditData
 from audit.fairness.engine import audit
 from audit.fairness.spec import GAP_METRICS, AuditSpec
@@ -30,7 +30,7 @@ def evidence_for(
         "schema": EVIDENCE_SCHEMA,
         "source": source,
         **(context or {}),
-        "policy": policy_block(spec),
+        "policy": {**policy_block(spec), "error_control": findings["verdict"]["error_control"]},
         "data": {
             "items": len(data),
             "labels": data.labels is not None,
@@ -40,8 +40,10 @@ def evidence_for(
         "attributes": findings["attributes"],
         "intersections": findings["intersections"],
         "verdicts": findings["verdicts"],
+        "verdict": findings["verdict"],
+        "warnings": findings["warnings"],
         "cross_check": checked,
-        "software": {name: version(name) for name in ("numpy", "pandas", "fairlearn", "aif360")},
+        "software": {name: version(name) for name in ("numpy", "pandas", *LIBRARIES)},
     }
 
 
@@ -58,19 +60,42 @@ def policy_block(spec: AuditSpec) -> dict:
         ],
         "threshold": spec.threshold,
         "threshold_note": "chosen by the provider; a gap is judged against it",
+        "ratio_threshold": spec.ratio_threshold,
+        "ratio_threshold_note": "a ratio (lowest group's rate over the highest's) is judged against it; 0.8 is "
+        "the four-fifths rule",
         "metrics": list(spec.metrics),
-        "metric_definitions": {m: GAP_METRICS[m] for m in spec.metrics},
+        "judged": list(spec.judged),
+        "metric_definitions": {m: GAP_METRICS[m] for m in spec.judged},
         "confidence": spec.confidence,
         "min_group_size": spec.min_group_size,
+        "min_group_size_note": "a group is judged on a rate only when its n and the rate's denominator (positives "
+        "for TPR, negatives for FPR, selected for precision) reach it; smaller groups are listed as insufficient",
         "decision_threshold": spec.decision_threshold,
         "bootstrap": {
-            "method": "Poisson bootstrap, percentile intervals",
+            "method": "Poisson bootstrap; simultaneous max-|t| bands over every pair of groups",
             "replicates": spec.replicates,
             "seed": spec.seed,
             "weights": " ".join(WEIGHTS_RECIPE.split()),
         },
-        "verdict_rule": (
-            "pass when the interval's upper bound is under the threshold, fail when its lower bound is over it, "
-            "inconclusive otherwise (n_needed: the per-group size that would settle it)"
-        ),
+        "interval_rule": INTERVAL_RULE,
+        "verdict_rule": VERDICT_RULE,
     }
+
+
+INTERVAL_RULE = (
+    "For every pair of groups judged on a figure, the signed difference d gets a standard error se from the "
+    "bootstrap replicates; one critical value k (the confidence-quantile of the largest |d - d*| / se over all "
+    "pairs in each replicate) makes every band d -/+ k se hold at once. A gap's interval runs from the largest "
+    "lower bound of |d| among pairs whose band excludes 0 (or 0) to the largest upper bound of |d|, so it "
+    "contains the point estimate. Ratios use the same bands on the log scale. The bands of the judged gaps share "
+    "one k over the whole audit (adjusted_for: how many judged gaps). A group's own rate has a Wilson interval, "
+    "a mean a bootstrap percentile interval, the AUC DeLong's."
+)
+VERDICT_RULE = (
+    "fail when some pair's simultaneous lower bound is over the threshold; pass when every pair's one-sided upper "
+    "bound (|d| + z se) is under it (intersection-union); inconclusive otherwise, with n_needed: the per-group "
+    "size at which the deciding pair would settle with 80% power if its true difference were the observed one "
+    "(or a fifth of the threshold away from it, when nearer). A ratio fails when its interval lies wholly below "
+    "the ratio threshold and passes when its one-sided lower bound is above it. The audit passes only when every "
+    "judged gap passes."
+)

@@ -1,28 +1,40 @@
-"""Group measures, gaps, comparisons with a reference group, trends and verdicts.
+"""Group measures: each an array over (groups, 1 + replicates) whose column 0 is the point estimate
+from the unweighted sums and whose other columns are bootstrap replicates.
 
-Every measure is an array over (groups, 1 + replicates): column 0 is the point estimate from the
-unweighted sums, the other columns are bootstrap replicates. Formulas (per group g, sums over its items):
+Formulas per group g (sums over its items; P, N: label 1 and 0; S: selected, U = n - S unselected;
+TP, FP = S - TP, FN = P - TP, TN = N - FP):
 
-    mean score            sum(score) / n
-    selection rate        sum(selected) / n, selected = score >= the decision threshold
-    TPR, FNR              TP / P, (P - TP) / P            (P: label 1)
-    FPR                   FP / N, FP = selected - TP      (N: label 0)
-    precision             TP / selected
-    mean absolute error   sum(|score - target|) / n
-    mean signed error     sum(score - target) / n
+    mean score                 sum(score) / n
+    selection rate             S / n                  (selected: score >= the decision threshold)
+    scoring rate               #(score > the whole sample's median) / n   (NYC LL144, continuous scores)
+    base rate                  P / n
+    TPR, FNR                   TP / P, FN / P
+    FPR, TNR                   FP / N, TN / N
+    precision (PPV), FDR       TP / S, FP / S
+    NPV, FOR                   TN / U, FN / U
+    accuracy                   (TP + TN) / n
+    Brier score                sum((score - label)^2) / n
+    expected calibration error sum over ten equal-width score bins b of |sum_b(score) - sum_b(label)| / n
+    mean absolute error        sum(|score - target|) / n
+    mean squared error         sum((score - target)^2) / n
+    mean signed error          sum(score - target) / n
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from audit.fairness.spec import INTERSECTION_SEPARATOR, LABEL_METRICS, TARGET_METRICS, AuditSpec
-from audit.fairness.statistics import FIXED, LIMB_BITS, LIMBS, CellStatistics
-
-VERDICT_PASS = "pass"  # noqa: S105 - a verdict, not a password
-VERDICT_FAIL = "fail"
-VERDICT_INCONCLUSIVE = "inconclusive"
-VERDICT_INSUFFICIENT = "insufficient"
+from audit.fairness.spec import INTERSECTION_SEPARATOR
+from audit.fairness.statistics import (
+    BIN_FRACTION_BITS,
+    BIN_LIMBS,
+    CALIBRATION_BINS,
+    FRACTION_BITS,
+    LIMB_BITS,
+    LIMBS,
+    CellStatistics,
+    Layout,
+)
 
 
 @dataclass(frozen=True)
@@ -38,13 +50,32 @@ class Grouping:
         return INTERSECTION_SEPARATOR.join(self.attributes)
 
 
+@dataclass(frozen=True)
+class Measure:
+    """One figure per group and replicate; a rate also carries its numerator and denominator counts."""
+
+    values: np.ndarray  # groups x (1 + replicates)
+    denominator: np.ndarray  # groups x (1 + replicates): n for a mean, the rate's denominator for a rate
+    numerator: np.ndarray | None = None  # rates only
+
+    @property
+    def rate(self) -> bool:
+        return self.numerator is not None
+
+
+RATES = ("selection_rate", "scoring_rate", "base_rate", "tpr", "fnr", "fpr", "tnr", "precision", "fdr", "npv",
+         "for", "accuracy")  # fmt: skip
+
+
 def grouping(stats: CellStatistics, attributes: tuple[str, ...]) -> Grouping:
     positions = [stats.attributes.index(a) for a in attributes]
-    codes = stats.cell_codes()[:, positions]
+    codes = stats.codes[:, positions]
     keys, inverse = np.unique(codes, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
     joined = np.concatenate([stats.point[:, :, None], stats.boot], axis=2)
-    sums = np.zeros((len(keys), *joined.shape[1:]), dtype=np.int64)
-    np.add.at(sums, inverse.ravel(), joined)
+    order = np.argsort(inverse, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(inverse[order]) != 0]) if len(order) else np.zeros(0, dtype=int)
+    sums = np.add.reduceat(joined[order], starts, axis=0) if len(order) else joined[:0]
     labels = [
         INTERSECTION_SEPARATOR.join(stats.groups[p][code] for p, code in zip(positions, key, strict=True))
         for key in keys
@@ -52,141 +83,70 @@ def grouping(stats: CellStatistics, attributes: tuple[str, ...]) -> Grouping:
     return Grouping(attributes, labels, sums.astype(np.float64))
 
 
-def _fixed(sums: np.ndarray, layout, name: str) -> np.ndarray:
+def _fixed(sums: np.ndarray, layout: Layout, name: str, limbs: int = LIMBS, bits: int = FRACTION_BITS) -> np.ndarray:
     first = layout.index(f"{name}.0")
-    return sum(sums[:, first + i] * float(2 ** (LIMB_BITS * i)) for i in range(LIMBS)) / FIXED
+    return sum(sums[:, first + i] * float(2 ** (LIMB_BITS * i)) for i in range(limbs)) / float(2**bits)
 
 
-def group_measures(g: Grouping, layout) -> dict[str, np.ndarray]:
+def group_measures(g: Grouping, layout: Layout) -> dict[str, Measure]:
     s = g.sums
-    n = s[:, layout.index("count")]
-    selected = s[:, layout.index("selected")]
+
+    def column(name):
+        return s[:, layout.index(name)]
+
+    n, selected = column("count"), column("selected")
     with np.errstate(divide="ignore", invalid="ignore"):
-        measures = {"n": n, "mean_score": _fixed(s, layout, "score") / n, "selection_rate": selected / n}
+
+        def rate(numerator, denominator):
+            return Measure(numerator / denominator, denominator, numerator)
+
+        def mean(total):
+            return Measure(total / n, n)
+
+        measures = {
+            "mean_score": mean(_fixed(s, layout, "score")),
+            "selection_rate": rate(selected, n),
+            "scoring_rate": rate(column("above_median"), n),
+        }
         if layout.labels:
-            positives = s[:, layout.index("positive")]
-            true_positives = s[:, layout.index("true_positive")]
-            negatives = n - positives
-            false_positives = selected - true_positives
-            measures.update(
-                positives=positives,
-                negatives=negatives,
-                tpr=true_positives / positives,
-                fnr=(positives - true_positives) / positives,
-                fpr=false_positives / negatives,
-                precision=true_positives / selected,
+            positives, tp = column("positive"), column("true_positive")
+            negatives, unselected = n - positives, n - selected
+            fp, fn = selected - tp, positives - tp
+            tn = negatives - fp
+            calibration = sum(
+                np.abs(_fixed(s, layout, f"bin{b}.score", BIN_LIMBS, BIN_FRACTION_BITS) - column(f"bin{b}.positive"))
+                for b in range(CALIBRATION_BINS)
             )
+            measures.update(
+                base_rate=rate(positives, n),
+                tpr=rate(tp, positives),
+                fnr=rate(fn, positives),
+                fpr=rate(fp, negatives),
+                tnr=rate(tn, negatives),
+                precision=rate(tp, selected),
+                fdr=rate(fp, selected),
+                npv=rate(tn, unselected),
+                accuracy=rate(tp + tn, n),
+                brier_score=mean(_fixed(s, layout, "label_squared_error")),
+                expected_calibration_error=mean(calibration),
+            )
+            measures["for"] = rate(fn, unselected)
         if layout.targets:
             absolute = _fixed(s, layout, "absolute_error")
             positive = _fixed(s, layout, "positive_error")
-            measures.update(mean_absolute_error=absolute / n, mean_signed_error=(2 * positive - absolute) / n)
+            measures.update(
+                mean_absolute_error=mean(absolute),
+                mean_squared_error=mean(_fixed(s, layout, "squared_error")),
+                mean_signed_error=mean(2 * positive - absolute),
+            )
     return measures
 
 
-def interval(values: np.ndarray, confidence: float) -> tuple[float | None, float | None]:
-    """Percentile interval of the replicates (column 1 onward); None where undefined."""
-    replicates = values[1:]
-    replicates = replicates[np.isfinite(replicates)]
-    if len(replicates) == 0:
-        return None, None
-    alpha = (1 - confidence) / 2
-    lo, hi = np.quantile(replicates, [alpha, 1 - alpha])
-    return float(lo), float(hi)
-
-
-def spread(values: np.ndarray) -> np.ndarray:
-    """Highest minus lowest across groups, per replicate; NaN where fewer than two groups are defined."""
-    defined = np.isfinite(values)
-    with np.errstate(invalid="ignore"):
-        result = np.where(defined, values, -np.inf).max(axis=0) - np.where(defined, values, np.inf).min(axis=0)
-    result[defined.sum(axis=0) < 2] = np.nan
+def counts(g: Grouping, layout: Layout) -> dict[str, np.ndarray]:
+    """Point counts per group: n, and with labels positives and negatives."""
+    n = g.sums[:, layout.index("count"), 0]
+    result = {"n": n.astype(np.int64)}
+    if layout.labels:
+        positives = g.sums[:, layout.index("positive"), 0]
+        result.update(positives=positives.astype(np.int64), negatives=(n - positives).astype(np.int64))
     return result
-
-
-def ratio(values: np.ndarray) -> np.ndarray:
-    """Lowest over highest across groups, per replicate (the disparate impact ratio)."""
-    defined = np.isfinite(values)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        result = np.where(defined, values, np.inf).min(axis=0) / np.where(defined, values, -np.inf).max(axis=0)
-    result[defined.sum(axis=0) < 2] = np.nan
-    return result
-
-
-def gap_values(measures: dict[str, np.ndarray], sufficient: np.ndarray) -> dict[str, np.ndarray]:
-    """Each gap metric per replicate, over the groups large enough to judge."""
-
-    def among(name):
-        values = measures[name].copy()
-        values[~sufficient] = np.nan
-        return values
-
-    gaps = {
-        "mean_score_gap": spread(among("mean_score")),
-        "selection_rate_gap": spread(among("selection_rate")),
-        "disparate_impact_ratio": ratio(among("selection_rate")),
-    }
-    if "tpr" in measures:
-        gaps["equal_opportunity_gap"] = spread(among("tpr"))
-        gaps["false_positive_rate_gap"] = spread(among("fpr"))
-        gaps["equalized_odds_difference"] = np.fmax(gaps["equal_opportunity_gap"], gaps["false_positive_rate_gap"])
-        both_nan = np.isnan(gaps["equal_opportunity_gap"]) | np.isnan(gaps["false_positive_rate_gap"])
-        gaps["equalized_odds_difference"][both_nan] = np.nan
-    if "mean_absolute_error" in measures:
-        gaps["mean_absolute_error_gap"] = spread(among("mean_absolute_error"))
-    return gaps
-
-
-def comparisons(measures: dict[str, np.ndarray], reference: int) -> dict[str, np.ndarray]:
-    """Each group against the reference group (AIF360's definitions, the reference as privileged)."""
-    ref = {name: values[reference] for name, values in measures.items()}
-    with np.errstate(divide="ignore", invalid="ignore"):
-        result = {
-            "mean_score_difference": measures["mean_score"] - ref["mean_score"],
-            "statistical_parity_difference": measures["selection_rate"] - ref["selection_rate"],
-            "disparate_impact_ratio": measures["selection_rate"] / ref["selection_rate"],
-        }
-        if "tpr" in measures:
-            tpr = measures["tpr"] - ref["tpr"]
-            fpr = measures["fpr"] - ref["fpr"]
-            result.update(
-                equal_opportunity_difference=tpr,
-                average_odds_difference=(fpr + tpr) / 2,
-                equalized_odds_difference=np.fmax(np.abs(tpr), np.abs(fpr)),
-            )
-    return result
-
-
-def trend(means: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """Least-squares slope of the group means over the groups' positions on the scale, per replicate."""
-    x = positions - positions.mean()
-    return (x[:, None] * means).sum(axis=0) / (x**2).sum()
-
-
-def verdict(value: float | None, ci: tuple, threshold: float, n_smallest: int) -> tuple[str, int | None]:
-    """pass / fail / inconclusive, and for inconclusive the per-group size that would settle it.
-
-    The interval's half-width on the side facing the threshold shrinks like 1/sqrt(n); the size
-    that brings it inside the distance to the threshold is n * (half-width / distance)^2.
-    """
-    lo, hi = ci
-    if value is None or lo is None:
-        return VERDICT_INSUFFICIENT, None
-    if hi < threshold:
-        return VERDICT_PASS, None
-    if lo > threshold:
-        return VERDICT_FAIL, None
-    distance = abs(threshold - value)
-    if distance == 0:
-        return VERDICT_INCONCLUSIVE, None
-    half = (hi - value) if value < threshold else (value - lo)
-    return VERDICT_INCONCLUSIVE, int(np.ceil(n_smallest * (half / distance) ** 2))
-
-
-def metrics_the_data_cannot_support(spec: AuditSpec, labels: bool, targets: bool) -> list[tuple[str, str]]:
-    problems = []
-    for metric in spec.metrics:
-        if metric in LABEL_METRICS and not labels:
-            problems.append(("metrics", f"{metric} needs a binary ground-truth label column"))
-        if metric in TARGET_METRICS and not targets:
-            problems.append(("metrics", f"{metric} needs a target column"))
-    return problems

@@ -1,12 +1,16 @@
-"""Sufficient statistics per cell (the finest intersection of the audited attributes).
+"""Sufficient statistics per cell (an observed combination of the audited attributes' values).
 
 Every statistic is an integer sum, so shards merge by exact addition: counts, the selected count,
-label and true-positive counts, and scores (and errors against a target) as fixed-point numbers with
-32 fractional bits. Coarser groups (one attribute, or two of three) are sums of cells.
+the count above the whole sample's median score, label and true-positive counts, and scores (and
+squared errors, errors against a target, calibration bins) as fixed-point numbers.
 
-Each fixed-point value is split into three 12-bit limbs so that the bootstrap's matrix products
-run in float32 and stay exact: a chunk of 256 items contributes at most 4095 * 8 * 256 < 2^24 to a
-sum, and every integer under 2^24 is a float32.
+Each fixed-point value is split into 12-bit limbs so that the bootstrap's matrix products run in
+float32 and stay exact: a chunk of 256 items contributes at most 4095 * 8 * 256 < 2^24 to a sum, and
+every integer under 2^24 is a float32. Scores and errors carry 32 fractional bits (three limbs); the
+calibration bins' score sums carry 23 (two limbs), enough for a figure reported to four decimals.
+
+Cells are the combinations of attribute values that occur, numbered densely attribute by attribute,
+so there are never more cells than rows, whatever the number of attributes.
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +26,9 @@ from audit.fairness.weights import key_hashes, pair_codes, poisson_weights
 FRACTION_BITS = 32
 LIMB_BITS = 12
 LIMBS = 3
+BIN_FRACTION_BITS = 23
+BIN_LIMBS = 2
+CALIBRATION_BINS = 10
 CHUNK = 256
 FIXED = float(2**FRACTION_BITS)
 
@@ -35,96 +42,127 @@ class Layout:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        names = ["count", *_limbs("score"), "selected"]
+        names = ["count", *limb_names("score"), "selected", "above_median"]
         if self.labels:
-            names += ["positive", "true_positive"]
+            names += ["positive", "true_positive", *limb_names("label_squared_error")]
+            for b in range(CALIBRATION_BINS):
+                names += [f"bin{b}.count", f"bin{b}.positive", *limb_names(f"bin{b}.score", BIN_LIMBS)]
         if self.targets:
-            names += [*_limbs("absolute_error"), *_limbs("positive_error")]
+            names += [*limb_names("absolute_error"), *limb_names("positive_error"), *limb_names("squared_error")]
         return tuple(names)
 
     def index(self, name: str) -> int:
         return self.columns.index(name)
 
 
-def _limbs(name: str) -> list[str]:
-    return [f"{name}.{i}" for i in range(LIMBS)]
+def limb_names(name: str, limbs: int = LIMBS) -> list[str]:
+    return [f"{name}.{i}" for i in range(limbs)]
 
 
 @dataclass(frozen=True)
 class CellStatistics:
-    """Integer sums per present cell: `point` (cells x columns) and `boot` (cells x columns x replicates)."""
+    """Integer sums per present cell: `point` (cells x columns) and `boot` (cells x columns x replicates).
+
+    `codes` gives each cell's group code per attribute (cells x attributes), rows in lexicographic order.
+    """
 
     attributes: tuple[str, ...]
-    groups: tuple[tuple[str, ...], ...]  # per attribute, its groups; a cell id is a mixed-radix number over them
+    groups: tuple[tuple[str, ...], ...]  # per attribute, its groups; `codes` index into them
     layout: Layout
     replicates: int
     seed: int
-    cell_ids: np.ndarray
+    median: float  # the whole sample's median score, which the scoring rate counts from
+    codes: np.ndarray
     point: np.ndarray
     boot: np.ndarray
 
     def merge(self, other: "CellStatistics") -> "CellStatistics":
-        for name in ("attributes", "groups", "layout", "replicates", "seed"):
+        for name in ("attributes", "groups", "layout", "replicates", "seed", "median"):
             if getattr(self, name) != getattr(other, name):
                 raise ValueError(f"statistics with different {name} cannot be merged")
-        ids = np.union1d(self.cell_ids, other.cell_ids)
-        point = np.zeros((len(ids), self.point.shape[1]), dtype=np.int64)
-        boot = np.zeros((len(ids), *self.boot.shape[1:]), dtype=np.int64)
-        for part in (self, other):
-            where = np.searchsorted(ids, part.cell_ids)
-            point[where] += part.point
-            boot[where] += part.boot
-        return CellStatistics(self.attributes, self.groups, self.layout, self.replicates, self.seed, ids, point, boot)
-
-    def cell_codes(self) -> np.ndarray:
-        """Per present cell, each attribute's group code (cells x attributes)."""
-        codes = np.empty((len(self.cell_ids), len(self.attributes)), dtype=np.int64)
-        rest = self.cell_ids.copy()
-        for position in range(len(self.attributes) - 1, -1, -1):
-            radix = len(self.groups[position])
-            codes[:, position] = rest % radix
-            rest //= radix
-        return codes
+        both = np.vstack([self.codes, other.codes])
+        codes, inverse = np.unique(both, axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        point = np.zeros((len(codes), self.point.shape[1]), dtype=np.int64)
+        boot = np.zeros((len(codes), *self.boot.shape[1:]), dtype=np.int64)
+        np.add.at(point, inverse, np.vstack([self.point, other.point]))
+        np.add.at(boot, inverse, np.concatenate([self.boot, other.boot]))
+        return CellStatistics(
+            self.attributes, self.groups, self.layout, self.replicates, self.seed, self.median, codes, point, boot
+        )
 
 
-def fixed_limbs(values: np.ndarray) -> np.ndarray:
-    """Values in 0-1 as 32-bit fixed point, split into three 12-bit limbs (items x 3)."""
-    fixed = np.rint(values * FIXED).astype(np.uint64)
+def fixed_limbs(values: np.ndarray, *, fraction_bits: int = FRACTION_BITS, limbs: int = LIMBS) -> np.ndarray:
+    """Values in 0-1 as fixed point, split into 12-bit limbs (items x limbs)."""
+    fixed = np.rint(values * float(2**fraction_bits)).astype(np.uint64)
     mask = np.uint64(2**LIMB_BITS - 1)
-    return np.stack([(fixed >> np.uint64(LIMB_BITS * i)) & mask for i in range(LIMBS)], axis=1)
+    return np.stack([(fixed >> np.uint64(LIMB_BITS * i)) & mask for i in range(limbs)], axis=1)
 
 
-def item_columns(data: AuditData) -> tuple[Layout, np.ndarray]:
+def calibration_bin(scores: np.ndarray) -> np.ndarray:
+    """Ten equal-width bins over 0-1; a score of exactly 1 falls in the last."""
+    return np.minimum((scores * CALIBRATION_BINS).astype(np.int64), CALIBRATION_BINS - 1)
+
+
+def item_columns(data: AuditData, median: float) -> tuple[Layout, np.ndarray]:
     layout = Layout(labels=data.labels is not None, targets=data.targets is not None)
-    parts = [np.ones((len(data), 1)), fixed_limbs(data.scores), data.selected[:, None]]
+    parts = [np.ones((len(data), 1)), fixed_limbs(data.scores), data.selected[:, None], (data.scores > median)[:, None]]
     if layout.labels:
-        parts += [data.labels[:, None], (data.labels & data.selected)[:, None]]
+        labels = data.labels
+        parts += [labels[:, None], (labels & data.selected)[:, None], fixed_limbs((data.scores - labels) ** 2)]
+        bins = calibration_bin(data.scores)
+        score_limbs = fixed_limbs(data.scores, fraction_bits=BIN_FRACTION_BITS, limbs=BIN_LIMBS)
+        for b in range(CALIBRATION_BINS):
+            inside = (bins == b)[:, None]
+            parts += [inside, inside & (labels[:, None] == 1), score_limbs * inside]
     if layout.targets:
         error = data.scores - data.targets
-        parts += [fixed_limbs(np.abs(error)), fixed_limbs(np.maximum(error, 0.0))]
+        parts += [fixed_limbs(np.abs(error)), fixed_limbs(np.maximum(error, 0.0)), fixed_limbs(error**2)]
     return layout, np.hstack([np.asarray(p, dtype=np.float32) for p in parts])
 
 
-def cell_statistics(data: AuditData, spec: AuditSpec, *, threads: int = 2) -> CellStatistics:
+def dense_cells(data: AuditData, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's cell number and each cell's attribute codes, numbering only combinations that occur.
+
+    Densifying after every attribute keeps the numbers under rows x groups, so no key can overflow, and
+    numbers the cells in lexicographic order of their codes, the order in which every shard agrees.
+    """
+    cells = np.zeros(len(data), dtype=np.int64)
+    for name in names:
+        attribute = data.attributes[name]
+        _, cells = np.unique(cells * len(attribute.groups) + attribute.codes, return_inverse=True)
+        cells = cells.ravel().astype(np.int64)
+    first = np.unique(cells, return_index=True)[1]
+    codes = np.stack([data.attributes[name].codes[first] for name in names], axis=1).astype(np.int32)
+    return cells, codes.reshape(len(first), len(names))
+
+
+def cell_statistics(
+    data: AuditData, spec: AuditSpec, *, threads: int = 2, median: float | None = None
+) -> CellStatistics:
+    """The sums per cell. Shards of one audit must share `median` (the whole sample's median score)."""
     names = tuple(a.name for a in spec.attributes)
     groups = tuple(data.attributes[name].groups for name in names)
-    cells = np.zeros(len(data), dtype=np.int64)
-    for name, radix in zip(names, (len(g) for g in groups), strict=True):
-        cells = cells * radix + data.attributes[name].codes
-    layout, columns = item_columns(data)
+    if median is None:
+        median = float(np.median(data.scores)) if len(data) else 0.0
+    cells, codes = dense_cells(data, names)
+    layout, columns = item_columns(data, median)
 
     order = np.argsort(cells, kind="stable")
     cells, columns = cells[order], columns[order]
     a, b = key_hashes(data.keys[order], spec.seed)
-    cell_ids, starts = np.unique(cells, return_index=True)
+    _, starts = np.unique(cells, return_index=True)
     ends = np.append(starts[1:], len(cells)) if len(cells) else starts  # an empty shard has no cells
 
-    point = np.stack(
-        [np.add.reduceat(columns[:, j].astype(np.float64), starts) for j in range(columns.shape[1])], axis=1
-    )
-    point = np.rint(point).astype(np.int64) if len(cells) else np.zeros((0, columns.shape[1]), dtype=np.int64)
+    if len(cells):
+        point = np.stack(
+            [np.add.reduceat(columns[:, j].astype(np.float64), starts) for j in range(columns.shape[1])], axis=1
+        )
+        point = np.rint(point).astype(np.int64)
+    else:
+        point = np.zeros((0, columns.shape[1]), dtype=np.int64)
 
-    codes = pair_codes(spec.replicates, spec.seed)
+    pair = pair_codes(spec.replicates, spec.seed)
     chunks = [
         (index, lo, min(lo + CHUNK, end))
         for index, (start, end) in enumerate(zip(starts, ends, strict=True))
@@ -132,9 +170,9 @@ def cell_statistics(data: AuditData, spec: AuditSpec, *, threads: int = 2) -> Ce
     ]
 
     def work(share):
-        total = np.zeros((len(cell_ids), columns.shape[1], spec.replicates), dtype=np.int64)
+        total = np.zeros((len(starts), columns.shape[1], spec.replicates), dtype=np.int64)
         for index, lo, hi in share:
-            weights = poisson_weights(a[lo:hi], b[lo:hi], codes, spec.replicates).astype(np.float32)
+            weights = poisson_weights(a[lo:hi], b[lo:hi], pair, spec.replicates).astype(np.float32)
             total[index] += (columns[lo:hi].T @ weights).astype(np.int64)
         return total
 
@@ -143,4 +181,4 @@ def cell_statistics(data: AuditData, spec: AuditSpec, *, threads: int = 2) -> Ce
         boot = sum(pool.map(work, [chunks[i::threads] for i in range(threads)]))
     if not isinstance(boot, np.ndarray):
         boot = np.zeros((0, columns.shape[1], spec.replicates), dtype=np.int64)
-    return CellStatistics(names, groups, layout, spec.replicates, spec.seed, cell_ids, point, boot)
+    return CellStatistics(names, groups, layout, spec.replicates, spec.seed, median, codes, point, boot)

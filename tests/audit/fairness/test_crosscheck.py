@@ -34,7 +34,7 @@ def test_the_cross_check_agrees_with_fairlearn_and_aif360_on_consistent_data(aud
     assert report["compared"] > 100
     assert report["largest_difference"] < 1e-9
     assert report["tolerance"] == TOLERANCE == 1e-9
-    assert report["libraries"] == {"fairlearn": version("fairlearn"), "aif360": version("aif360")}
+    assert report["libraries"] == {name: version(name) for name in ("fairlearn", "aif360", "scikit-learn", "scipy")}
 
 
 def test_a_tampered_figure_fails_the_cross_check_showing_both_values(audited):

@@ -33,14 +33,15 @@ def test_the_evidence_has_the_documented_top_level_shape(evidence):
     assert (evidence["data"]["items"], evidence["data"]["labels"], evidence["data"]["targets"]) == (1012, True, False)
     assert 0 < evidence["data"]["selected"] < 1012
     assert set(evidence["intersections"]) == {"race & tone"}
-    assert {"numpy", "pandas", "fairlearn", "aif360"} == set(evidence["software"])
+    assert {"numpy", "pandas", "fairlearn", "aif360", "scikit-learn", "scipy"} == set(evidence["software"])
 
 
 def test_the_policy_block_records_the_bootstrap(evidence):
     policy = evidence["policy"]
     assert policy["bootstrap"]["replicates"] == 50
     assert policy["bootstrap"]["seed"] == 4
-    assert policy["bootstrap"]["method"] == "Poisson bootstrap, percentile intervals"
+    assert policy["bootstrap"]["method"] == "Poisson bootstrap; simultaneous max-|t| bands over every pair of groups"
+    assert "intersection-union" in policy["verdict_rule"] and "max-|t|" in policy["error_control"]
     assert "splitmix64" in policy["bootstrap"]["weights"]
     assert policy["threshold"] == 0.05 and policy["confidence"] == 0.95 and policy["min_group_size"] == 30
     assert policy["metrics"] == ["mean_score_gap", "equal_opportunity_gap"]
@@ -76,7 +77,7 @@ def test_the_evidence_carries_the_cross_check(evidence):
     check = evidence["cross_check"]
     assert check["passed"] is True
     assert check["compared"] > 0 and check["largest_difference"] < TOLERANCE
-    assert set(check["libraries"]) == {"fairlearn", "aif360"}
+    assert set(check["libraries"]) == {"fairlearn", "aif360", "scikit-learn", "scipy"}
 
 
 def test_the_evidence_is_strict_json(evidence):
