@@ -7,10 +7,9 @@ leaves undefined (a rate with no denominator) is not compared and is counted as 
 above the tolerance fails the audit with both values shown. The engine's mean scores come from 32-bit
 fixed-point sums, so they may differ from the libraries' float means by at most 2^-33 (about 1.2e-10).
 
-Not library-defined, so not compared: the scoring rate's median split is compared as Fairlearn's
-selection rate of (score > median); FDR and NPV (1 - precision and TN / U have no function of their
-own in these libraries), the expected calibration error, and the largest of the two rate differences
-against the reference.
+The scoring rate is compared as Fairlearn's selection rate of (score > the sample's median). Not
+library-defined, so not compared: FDR and NPV (no function of their own in these libraries), the
+expected calibration error, and the larger of the two rate differences against the reference.
 """
 
 import logging
@@ -55,7 +54,7 @@ def cross_check(data: AuditData, findings: dict, *, tolerance: float = TOLERANCE
         warnings.simplefilter("ignore")
         for name, section in sections.items():
             labels = _labels(data, section["attributes"])
-            frame = _fairlearn_groups(fl, data, labels)
+            frame = _library_groups(fl, aif, data, labels)
             _groups(frame, name, section, comparison)
             _gaps(frame, name, section, comparison)
             _aif360(aif, data, labels, name, section, comparison)
@@ -127,7 +126,7 @@ def _guard(metric):
     return guarded
 
 
-def _fairlearn_groups(fl, data: AuditData, labels) -> dict[str, tuple[str, pd.Series]]:
+def _library_groups(fl, aif, data: AuditData, labels) -> dict[str, tuple[str, pd.Series]]:
     """Per figure, the library that defines it and its value per group, as the library computes it."""
     from sklearn import metrics as sk
 
@@ -150,6 +149,9 @@ def _fairlearn_groups(fl, data: AuditData, labels) -> dict[str, tuple[str, pd.Se
                "accuracy": sk.accuracy_score}, data.labels, decisions, SKLEARN)  # fmt: skip
         frame({"auc": _guard(sk.roc_auc_score), "brier_score": sk.brier_score_loss}, data.labels, data.scores,
               SKLEARN)  # fmt: skip
+        frame({"base_rate": lambda t, p: aif.base_rate(t),
+               "for": lambda t, p: aif.false_omission_rate_error(t, p, zero_division=np.nan)},
+              data.labels, decisions, AIF360)  # fmt: skip
     if data.targets is not None:
         frame({"mean_absolute_error": sk.mean_absolute_error, "mean_squared_error": sk.mean_squared_error},
               data.targets, data.scores, SKLEARN)  # fmt: skip

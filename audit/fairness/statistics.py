@@ -105,20 +105,41 @@ def calibration_bin(scores: np.ndarray) -> np.ndarray:
 
 
 def item_columns(data: AuditData, median: float) -> tuple[Layout, np.ndarray]:
+    """Each item's contribution to every column, as float32 (items x columns), filled in place."""
     layout = Layout(labels=data.labels is not None, targets=data.targets is not None)
-    parts = [np.ones((len(data), 1)), fixed_limbs(data.scores), data.selected[:, None], (data.scores > median)[:, None]]
+    columns = np.zeros((len(data), len(layout.columns)), dtype=np.float32)
+
+    def put(name, values):
+        columns[:, layout.index(name)] = values
+
+    def put_limbs(name, values, **fixed):
+        limbs = fixed_limbs(values, **fixed)
+        for i in range(limbs.shape[1]):
+            put(f"{name}.{i}", limbs[:, i])
+
+    put("count", 1.0)
+    put_limbs("score", data.scores)
+    put("selected", data.selected)
+    put("above_median", data.scores > median)
     if layout.labels:
         labels = data.labels
-        parts += [labels[:, None], (labels & data.selected)[:, None], fixed_limbs((data.scores - labels) ** 2)]
+        put("positive", labels)
+        put("true_positive", labels & data.selected)
+        put_limbs("label_squared_error", (data.scores - labels) ** 2)
         bins = calibration_bin(data.scores)
         score_limbs = fixed_limbs(data.scores, fraction_bits=BIN_FRACTION_BITS, limbs=BIN_LIMBS)
         for b in range(CALIBRATION_BINS):
-            inside = (bins == b)[:, None]
-            parts += [inside, inside & (labels[:, None] == 1), score_limbs * inside]
+            rows = np.flatnonzero(bins == b)
+            columns[rows, layout.index(f"bin{b}.count")] = 1.0
+            columns[rows, layout.index(f"bin{b}.positive")] = labels[rows]
+            for i in range(BIN_LIMBS):
+                columns[rows, layout.index(f"bin{b}.score.{i}")] = score_limbs[rows, i]
     if layout.targets:
         error = data.scores - data.targets
-        parts += [fixed_limbs(np.abs(error)), fixed_limbs(np.maximum(error, 0.0)), fixed_limbs(error**2)]
-    return layout, np.hstack([np.asarray(p, dtype=np.float32) for p in parts])
+        put_limbs("absolute_error", np.abs(error))
+        put_limbs("positive_error", np.maximum(error, 0.0))
+        put_limbs("squared_error", error**2)
+    return layout, columns
 
 
 def dense_cells(data: AuditData, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
