@@ -57,7 +57,7 @@ def transformed(measure: Measure, *, log: bool) -> tuple[np.ndarray, np.ndarray]
         if log:
             # A rate of 0 is taken as half a count for its logarithm; the ratio itself stays exact.
             floor_rate = 0.5 / measure.denominator
-            values = np.log(np.where(values > 0, values, floor_rate))
+            values = np.log(np.where(np.isnan(values) | (values > 0), values, floor_rate))
             return values, (1 - smoothed) / (smoothed * (m + 4))
         return values, smoothed * (1 - smoothed) / (m + 4)
 

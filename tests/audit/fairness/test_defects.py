@@ -143,3 +143,16 @@ def test_the_trend_weighs_each_group_by_its_size():
     weighted = np.polyfit([0, 1, 2], means, 1, w=np.sqrt([3000, 3000, 31]))[0]
     assert trend["slope"] == pytest.approx(weighted, abs=1e-9)
     assert abs(trend["slope"] - np.polyfit([0, 1, 2], means, 1)[0]) > 0.01
+
+
+def test_a_replicate_without_a_rates_denominator_stays_undefined_on_the_log_scale():
+    from audit.fairness.contrasts import transformed
+    from audit.fairness.measures import Measure
+
+    numerator = np.array([[0.0, 0.0, 0.0], [5.0, 4.0, 6.0]])
+    denominator = np.array([[40.0, 0.0, 38.0], [50.0, 47.0, 52.0]])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        measure = Measure(numerator / denominator, denominator, numerator)
+    values, _ = transformed(measure, log=True)
+    assert np.isnan(values[0, 1])  # no denominator in that replicate: undefined, not infinite
+    assert values[0, 0] == pytest.approx(np.log(0.5 / 40))  # a rate of 0 counts as half an item
