@@ -8,7 +8,8 @@ from core.audit_log import Actor
 
 @admin.register(AuditPolicy)
 class AuditPolicyAdmin(ReadOnly):
-    list_display = ["name", "version", "threshold", "confidence", "replicates", "min_group_size", "created_at"]
+    list_display = ["name", "version", "threshold", "ratio_threshold", "confidence", "replicates", "min_group_size",
+                    "created_at"]  # fmt: skip
     search_fields = ["name"]
 
 
@@ -25,7 +26,7 @@ class TransitionInline(admin.TabularInline):
 
 class GapInline(admin.TabularInline):
     model = GapResult
-    fields = ["grouping", "metric", "value", "ci_low", "ci_high", "threshold", "verdict", "n_needed"]
+    fields = ["grouping", "metric", "value", "ci_low", "ci_high", "threshold", "verdict", "n_needed", "pass_bound"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -36,9 +37,9 @@ class GapInline(admin.TabularInline):
 
 @admin.register(AuditRun)
 class AuditRunAdmin(ReadOnly):
-    list_display = ["pk", "period", "model_version", "evaluation_set", "policy", "status", "stage", "progress",
-                    "created_at", "finished_at"]  # fmt: skip
-    list_filter = ["status", "period"]
+    list_display = ["pk", "period", "model_version", "evaluation_set", "policy", "status", "verdict", "stage",
+                    "progress", "created_at", "finished_at"]  # fmt: skip
+    list_filter = ["status", "verdict", "period"]
     exclude = ["evidence"]
     inlines = [GapInline, TransitionInline]
     actions = ["cancel", "retry"]

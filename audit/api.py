@@ -1,4 +1,5 @@
-"""Audit runs: start, follow, cancel, results and evidence: /api/v1/audit/ (mounted by config/api.py)."""
+"""Audit policies (define, list) and audit runs (start, follow, cancel, results and evidence): /api/v1/audit/
+(mounted by config/api.py)."""
 
 from datetime import datetime
 from enum import Enum
@@ -8,9 +9,15 @@ from django.http import Http404, HttpResponse
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.responses import Status
 
 from audit import services
-from audit.models import PERIOD, AuditPolicy, AuditRun, GapResult, GroupResult, IllegalTransition
+from audit.fairness import AuditInputError
+from audit.fairness.results import Gap, Section
+from audit.fairness.spec import FOUR_FIFTHS, HEADLINE
+from audit.models import PERIOD, AuditPolicy, AuditRun, GapResult, GroupResult, IllegalTransition, Verdict
+from audit.selectors import findings_of
+from consent.errors import RuleViolation
 from core.api import FieldError, allowed
 from core.audit_log import Actor
 from scoring.models import EvaluationSet, ModelVersion
@@ -20,11 +27,88 @@ router = Router()
 
 # Named after the model they describe, so that the OpenAPI document keeps one enum per status field.
 RunStatus = Enum("RunStatus", {value: value for value in AuditRun.Status.values}, type=str)
+RunVerdictValue = Enum("RunVerdictValue", {value: value for value in Verdict.values}, type=str)
 
 VIEW_RUNS = "audit.view_auditrun"
 VIEW_RESULTS = (VIEW_RUNS, "audit.view_groupresult", "audit.view_gapresult")
 START_RUNS = "audit.start_audit_run"
 MAX_PAGE = 100  # the most runs a page of the list holds, whatever `limit` asks for
+
+
+# Policies --------------------------------------------------------------------------------------
+
+VIEW_POLICIES = "audit.view_auditpolicy"
+DEFINE_POLICIES = "audit.define_policy"
+
+
+class PolicyAttribute(Schema):
+    attribute: str = Field(examples=["skin_tone"])
+    banding: str | None = Field(None, description="a banding of the attribute's schema", examples=["monk_3"])
+    reference: str | None = Field(None, description="the group others are compared with; default the largest")
+
+
+class PolicyIn(Schema):
+    name: str = Field(description="a name in use gets its next version; a version never changes")
+    attributes: list[PolicyAttribute]
+    metrics: list[str] = Field(
+        ["mean_score_gap"], description="gaps and ratios judged; the mean score gap always is. Registry items carry "
+        "no ground truth, so the metrics that need labels or targets are refused"
+    )  # fmt: skip
+    threshold: float = Field(0.05, description="provider-chosen: the largest acceptable gap (difference)")
+    ratio_threshold: float = Field(
+        FOUR_FIFTHS, description="the lowest acceptable ratio (lowest group over highest); 0.8 is the four-fifths rule"
+    )
+    confidence: float = 0.95
+    replicates: int = Field(1000, description="bootstrap replicates")
+    seed: int = 0
+    min_group_size: int = 30
+    decision_threshold: float = Field(0.5, description="a score at or over it counts as selected")
+    intersections: bool = True
+    description: str = ""
+    check_against: str | None = Field(None, description="an evaluation set whose attributes the policy must fit")
+
+
+class PolicyOut(Schema):
+    id: int
+    name: str
+    version: int
+    attributes: list[PolicyAttribute]
+    metrics: list[str]
+    threshold: float
+    ratio_threshold: float
+    confidence: float
+    replicates: int
+    seed: int
+    min_group_size: int
+    decision_threshold: float
+    intersections: bool
+    description: str
+    created_at: datetime
+
+
+@router.get("/policies", auth=allowed(VIEW_POLICIES), response=list[PolicyOut], summary="List audit policies")
+def list_policies(request, name: str | None = Query(None, description="one policy's versions")):
+    """Every version of every policy, by name, newest version first."""
+    policies = AuditPolicy.objects.order_by("name", "-version")
+    return policies.filter(name=name) if name else policies
+
+
+@router.post(
+    "/policies", auth=allowed(DEFINE_POLICIES), response={201: PolicyOut}, summary="Define an audit policy version"
+)
+def define_policy(request, payload: PolicyIn):
+    """Define the next version of the policy `name` (version 1 of a new name). Compliance officers only."""
+    evaluation_set = None
+    if payload.check_against:
+        evaluation_set = evaluation_set_by_name(payload.check_against)
+        if evaluation_set is None:
+            raise FieldError("check_against", f"no evaluation set {payload.check_against!r}")
+    arguments = payload.model_dump(exclude={"check_against"})
+    try:
+        policy = services.define_policy(actor=Actor.of_user(request.user), evaluation_set=evaluation_set, **arguments)
+    except AuditInputError as exc:
+        raise RuleViolation(exc.problems) from None
+    return Status(201, policy)
 
 
 # Runs ------------------------------------------------------------------------------------------
@@ -73,6 +157,10 @@ class RunOut(Schema):
     finished_at: datetime | None
     excluded: dict[str, int] = Field(description="members not audited, by reason (e.g. consent withdrawn since)")
     evidence_sha256: str | None = Field(description="SHA-256 of the stored evidence; null until the run succeeds")
+    verdict: RunVerdictValue | None = Field(
+        description="the audit's own verdict: fail if any judged gap or ratio fails, pass only if every judged one "
+        "passes, inconclusive otherwise; null until the run succeeds"
+    )
 
     @staticmethod
     def resolve_model(run: AuditRun) -> dict:
@@ -93,6 +181,10 @@ class RunOut(Schema):
     @staticmethod
     def resolve_evidence_sha256(run: AuditRun) -> str | None:
         return run.evidence_sha256 or None
+
+    @staticmethod
+    def resolve_verdict(run: AuditRun) -> str | None:
+        return run.verdict or None
 
 
 def _model_out(model: ModelVersion) -> dict:
@@ -213,11 +305,17 @@ class GroupOut(Schema):
 
 class GapOut(Schema):
     metric: str
-    value: float | None = Field(description="largest minus smallest group value, over sufficient groups")
+    scale: str = Field(description="difference (highest minus lowest group) or ratio (lowest over highest)")
+    value: float | None = Field(description="over the sufficient groups: highest minus lowest, or lowest over highest")
     ci: Interval
-    threshold: float | None
-    verdict: str | None = Field(description="pass, fail or inconclusive; null for a metric the policy does not judge")
-    n_needed: int | None = Field(description="for an inconclusive verdict: the per-group size that would settle it")
+    threshold: float | None = Field(description="the policy's threshold, or its ratio threshold for a ratio")
+    verdict: str | None = Field(
+        description="pass, fail, inconclusive or insufficient; null for a metric the policy does not judge"
+    )
+    n_needed: int | None = Field(
+        description="for an inconclusive verdict: the per-group size at which the deciding pair of groups would "
+        "settle with 80% power"
+    )
     highest: str | None = None
     lowest: str | None = None
 
@@ -235,11 +333,24 @@ class GroupingOut(Schema):
 class VerdictOut(Schema):
     grouping: str
     metric: str
+    scale: str
     value: float | None
     ci: Interval
     threshold: float
     verdict: str
     n_needed: int | None
+
+
+class RunVerdictOut(Schema):
+    verdict: RunVerdictValue = Field(
+        description="fail if any judged gap or ratio fails, pass only if every judged one passes, inconclusive "
+        "otherwise (insufficient when nothing could be judged)"
+    )
+    counts: dict[str, int] = Field(description="judged gaps and ratios by verdict")
+    failures: list[str] = Field(description='"grouping: metric" of each failing verdict')
+    inconclusive: list[str]
+    not_judged: list[str] = Field(description="too few items to judge")
+    error_control: str = Field(description="the chance of a false verdict in this run, in words")
 
 
 class CrossCheckOut(Schema):
@@ -254,6 +365,7 @@ class CrossCheckOut(Schema):
 
 class ResultsPolicy(RunPolicy):
     threshold: float = Field(description="chosen by the provider; a gap is judged against it")
+    ratio_threshold: float = Field(description="a ratio is judged against it; 0.8 is the four-fifths rule")
     confidence: float
     replicates: int
     min_group_size: int
@@ -268,6 +380,8 @@ class ResultsOut(Schema):
     policy: ResultsPolicy
     items: int = Field(description="items audited")
     excluded: dict[str, int]
+    verdict: RunVerdictOut
+    warnings: list[str] = Field(description="what the engine noticed about the input, in words")
     attributes: list[GroupingOut]
     intersections: list[GroupingOut]
     verdicts: list[VerdictOut]
@@ -289,15 +403,16 @@ def _group(row: GroupResult) -> dict:
     }  # fmt: skip
 
 
-def _gap(row: GapResult, stored: dict) -> dict:
+def _gap(row: GapResult, stored: Gap | None) -> dict:
     return {
-        "metric": row.metric, "value": row.value, "ci": {"low": row.ci_low, "high": row.ci_high},
-        "threshold": row.threshold, "verdict": row.verdict or None, "n_needed": row.n_needed,
-        "highest": stored.get("highest"), "lowest": stored.get("lowest"),
+        "metric": row.metric, "scale": stored.scale if stored else "difference", "value": row.value,
+        "ci": {"low": row.ci_low, "high": row.ci_high}, "threshold": row.threshold, "verdict": row.verdict or None,
+        "n_needed": row.n_needed, "highest": stored.highest if stored else None,
+        "lowest": stored.lowest if stored else None,
     }  # fmt: skip
 
 
-def _groupings(run: AuditRun, sections: dict) -> list[dict]:
+def _groupings(run: AuditRun, sections: dict[str, Section]) -> list[dict]:
     """Groups and gaps from the stored result rows, in the evidence's group order, with its reference."""
     groups, gaps = {}, {}
     for row in GroupResult.objects.filter(run=run, grouping__in=sections):
@@ -307,17 +422,23 @@ def _groupings(run: AuditRun, sections: dict) -> list[dict]:
     out = []
     for name, section in sections.items():
         rows = groups.get(name, {})
-        order = [label for label in section.get("order", []) if label in rows] + sorted(
-            set(rows) - set(section.get("order", []))
-        )
-        gap_rows = [_gap(row, section["gaps"].get(row.metric, {})) for row in gaps.get(name, [])]
-        headline = next((g["verdict"] for g in gap_rows if g["metric"] == "mean_score_gap"), None)
+        order = [label for label in section.order if label in rows] + sorted(set(rows) - set(section.order))
+        gap_rows = [_gap(row, section.gaps.get(row.metric)) for row in gaps.get(name, [])]
+        headline = next((g["verdict"] for g in gap_rows if g["metric"] == HEADLINE), None)
         out.append({
-            "grouping": name, "attributes": section.get("attributes", [name]), "reference": section.get("reference"),
+            "grouping": name, "attributes": list(section.attributes) or [name], "reference": section.reference,
             "verdict": headline, "groups": [_group(rows[label]) for label in order],
-            "insufficient_groups": section.get("insufficient_groups", []), "gaps": gap_rows,
+            "insufficient_groups": list(section.insufficient_groups), "gaps": gap_rows,
         })  # fmt: skip
     return out
+
+
+def _verdict(verdict) -> dict:
+    gap = verdict.gap
+    return {
+        "grouping": verdict.grouping, "metric": gap.metric, "scale": gap.scale, "value": gap.value,
+        "ci": _interval(gap.ci), "threshold": gap.threshold, "verdict": gap.verdict, "n_needed": gap.n_needed,
+    }  # fmt: skip
 
 
 def _succeeded(run_id: int) -> AuditRun:
@@ -338,16 +459,19 @@ def run_results(request, run_id: int):
     intervals and verdicts; then the Fairlearn/AIF360 cross-check. Only for a run that has succeeded."""
     run = _succeeded(run_id)
     evidence, policy = run.evidence, run.policy
+    findings = findings_of(evidence)
     return {
         "run": run.pk, "period": run.period, "model": _model_out(run.model_version),
         "evaluation_set": _evaluation_set_out(run.evaluation_set),
         "policy": {"name": policy.name, "version": policy.version, "threshold": policy.threshold,
-                   "confidence": policy.confidence, "replicates": policy.replicates,
-                   "min_group_size": policy.min_group_size, "metrics": policy.metrics},
+                   "ratio_threshold": policy.ratio_threshold, "confidence": policy.confidence,
+                   "replicates": policy.replicates, "min_group_size": policy.min_group_size,
+                   "metrics": policy.metrics},
         "items": evidence["data"]["items"], "excluded": run.excluded or {},
-        "attributes": _groupings(run, evidence["attributes"]),
-        "intersections": _groupings(run, evidence["intersections"]),
-        "verdicts": [{**v, "ci": _interval(v["ci"])} for v in evidence["verdicts"]],
+        "verdict": findings.run.to_json(), "warnings": list(findings.warnings),
+        "attributes": _groupings(run, findings.attributes),
+        "intersections": _groupings(run, findings.intersections),
+        "verdicts": [_verdict(v) for v in findings.verdicts],
         "cross_check": evidence["cross_check"], "evidence_sha256": run.evidence_sha256,
     }  # fmt: skip
 

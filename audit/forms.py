@@ -4,7 +4,7 @@ from django import forms
 from django.utils import timezone
 
 from audit.fairness import GAP_METRICS
-from audit.fairness.spec import LABEL_METRICS, TARGET_METRICS
+from audit.fairness.spec import FOUR_FIFTHS, LABEL_METRICS, TARGET_METRICS
 from audit.models import AuditPolicy
 from consent.selectors import attribute_schemas
 from scoring.selectors import evaluation_sets, frozen_evaluation_sets, model_versions
@@ -41,10 +41,11 @@ class PolicyForm(forms.Form):
     )
     intersections = forms.BooleanField(label="Also audit the intersections of the attributes", required=False)
     metrics = forms.MultipleChoiceField(
-        label="Gaps judged against the threshold",
+        label="Gaps and ratios judged",
         choices=[(m, f"{m.replace('_', ' ')}: {GAP_METRICS[m]}") for m in REGISTRY_METRICS],
         widget=forms.CheckboxSelectMultiple,
-        help_text="The mean score gap is always judged.",
+        help_text="The mean score gap is always judged. Gaps (differences) are held against the threshold, ratios "
+        "against the ratio threshold.",
         required=False,
     )
     threshold = forms.FloatField(
@@ -54,6 +55,15 @@ class PolicyForm(forms.Form):
         max_value=1,
         help_text="The largest acceptable gap. The EU AI Act sets no number: 0.05 is this platform's default, chosen "
         "by the provider, and reports say so.",
+    )
+    ratio_threshold = forms.FloatField(
+        label="Ratio threshold",
+        initial=FOUR_FIFTHS,
+        required=False,
+        min_value=0,
+        max_value=1,
+        help_text="The lowest acceptable ratio of a group's rate to the highest group's, for the ratio metrics (such "
+        "as the disparate impact ratio). Left blank, 0.8: the four-fifths rule of US employment practice.",
     )
     confidence = forms.FloatField(label="Confidence level", initial=0.95, help_text="Of the intervals, e.g. 0.95.")
     replicates = forms.IntegerField(label="Bootstrap replicates", initial=1000, min_value=1)
@@ -99,6 +109,7 @@ class PolicyForm(forms.Form):
             "intersections": policy.intersections,
             "metrics": policy.metrics,
             "threshold": policy.threshold,
+            "ratio_threshold": policy.ratio_threshold,
             "confidence": policy.confidence,
             "replicates": policy.replicates,
             "seed": policy.seed,
@@ -115,6 +126,10 @@ class PolicyForm(forms.Form):
                 raise forms.ValidationError(f"“{part}”: write attribute=group, e.g. sex=female")
             references[column.strip()] = group.strip()
         return references
+
+    def clean_ratio_threshold(self) -> float:
+        value = self.cleaned_data["ratio_threshold"]
+        return FOUR_FIFTHS if value is None else value
 
     def clean(self):
         cleaned = super().clean()
@@ -138,6 +153,7 @@ class PolicyForm(forms.Form):
             "attributes": entries,
             "metrics": metrics,
             "threshold": data["threshold"],
+            "ratio_threshold": data["ratio_threshold"],
             "confidence": data["confidence"],
             "replicates": data["replicates"],
             "seed": data["seed"],
@@ -156,7 +172,10 @@ def current_quarter() -> str:
 
 class PolicyChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, policy):
-        return f"{policy} — threshold {policy.threshold:g}, {policy.confidence:.0%} intervals"
+        return (
+            f"{policy} — threshold {policy.threshold:g}, ratio threshold {policy.ratio_threshold:g}, "
+            f"{policy.confidence:.0%} intervals"
+        )
 
 
 class EvaluationSetChoiceField(forms.ModelChoiceField):

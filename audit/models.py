@@ -14,14 +14,30 @@ def validate_period(value: str) -> None:
         raise ValidationError(f"{value!r} is not a reporting quarter like 2026-Q4")
 
 
+class Verdict(models.TextChoices):
+    PASS = "pass"  # noqa: S105 - a verdict, not a password
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+    INSUFFICIENT = "insufficient"
+
+
+def validate_ratio_threshold(value: float) -> None:
+    if not 0 < value < 1:
+        raise ValidationError(f"{value} must be between 0 and 1 (0.8: the four-fifths rule)")
+
+
 class AuditPolicy(models.Model):
     """What an audit computes. A version never changes once defined; a change is a new version."""
 
     name = models.CharField(max_length=100)
     version = models.PositiveIntegerField()
     attributes = models.JSONField(help_text='[{"attribute": "skin_tone", "banding": "monk_3", "reference": null}]')
-    metrics = models.JSONField(help_text="gap metrics judged against the threshold")
+    metrics = models.JSONField(help_text="gap and ratio metrics judged against their thresholds")
     threshold = models.FloatField()
+    ratio_threshold = models.FloatField(
+        default=0.8, validators=[validate_ratio_threshold],
+        help_text="ratio metrics (lowest group over highest) fail when credibly under it; 0.8 is the four-fifths rule",
+    )  # fmt: skip
     confidence = models.FloatField()
     replicates = models.PositiveIntegerField()
     seed = models.BigIntegerField()
@@ -47,9 +63,9 @@ class AuditPolicy(models.Model):
     def audit_view(self) -> dict:
         return {
             "name": self.name, "version": self.version, "attributes": self.attributes, "metrics": self.metrics,
-            "threshold": self.threshold, "confidence": self.confidence, "replicates": self.replicates,
-            "seed": self.seed, "min_group_size": self.min_group_size, "decision_threshold": self.decision_threshold,
-            "intersections": self.intersections,
+            "threshold": self.threshold, "ratio_threshold": self.ratio_threshold, "confidence": self.confidence,
+            "replicates": self.replicates, "seed": self.seed, "min_group_size": self.min_group_size,
+            "decision_threshold": self.decision_threshold, "intersections": self.intersections,
         }  # fmt: skip
 
 
@@ -92,6 +108,10 @@ class AuditRun(models.Model):
     excluded = models.JSONField(default=dict, blank=True, help_text="members not audited, by reason")
     evidence = models.JSONField(null=True, blank=True)
     evidence_sha256 = models.CharField(max_length=64, blank=True)
+    verdict = models.CharField(
+        max_length=16, choices=Verdict.choices, blank=True,
+        help_text="the audit's own verdict: fail if any judged gap fails, pass only if every judged one passes",
+    )  # fmt: skip
 
     class Meta:
         permissions = [("start_audit_run", "Can start, cancel and retry audit runs")]
@@ -131,13 +151,6 @@ class AuditRunTransition(models.Model):
         return f"{self.from_status} -> {self.to_status}"
 
 
-class Verdict(models.TextChoices):
-    PASS = "pass"  # noqa: S105 - a verdict, not a password
-    FAIL = "fail"
-    INCONCLUSIVE = "inconclusive"
-    INSUFFICIENT = "insufficient"
-
-
 class GroupResult(models.Model):
     run = models.ForeignKey(AuditRun, on_delete=models.CASCADE, related_name="group_results")
     grouping = models.CharField(max_length=300, help_text="an attribute, or an intersection 'a & b'")
@@ -167,6 +180,7 @@ class GapResult(models.Model):
     threshold = models.FloatField(null=True)
     verdict = models.CharField(max_length=16, choices=Verdict.choices, blank=True)
     n_needed = models.PositiveIntegerField(null=True)
+    pass_bound = models.FloatField(null=True, help_text="the bound a pass is decided on (see the evidence's rule)")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "grouping", "metric"], name="gap_result_unique")]

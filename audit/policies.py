@@ -36,6 +36,7 @@ def policy_spec(policy: AuditPolicy, schema: AttributeSchema) -> AuditSpec:
     return AuditSpec(
         attributes=attribute_specs(policy.attributes, schema),
         threshold=policy.threshold,
+        ratio_threshold=policy.ratio_threshold,
         confidence=policy.confidence,
         replicates=policy.replicates,
         seed=policy.seed,

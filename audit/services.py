@@ -11,7 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.fairness import AttributeSpec, AuditInputError, AuditSpec, CrossCheckError, evidence_for, from_frame
-from audit.fairness.spec import LABEL_METRICS, TARGET_METRICS
+from audit.fairness.results import Findings
+from audit.fairness.spec import FOUR_FIFTHS, HEADLINE, LABEL_METRICS, TARGET_METRICS
 from audit.models import AuditPolicy, AuditRun, GapResult, GroupResult, validate_period
 from audit.policies import attribute_specs, column_name, policy_spec
 from consent.errors import RuleViolation
@@ -44,6 +45,7 @@ def define_policy(
     attributes: list[dict],
     metrics: list[str] | None = None,
     threshold: float = 0.05,
+    ratio_threshold: float = FOUR_FIFTHS,
     confidence: float = 0.95,
     replicates: int = 1000,
     seed: int = 0,
@@ -76,17 +78,18 @@ def define_policy(
         attribute_specs(entries, evaluation_set.dataset.attribute_schema.rules())
     # The engine's own rules check the numbers.
     AuditSpec(
-        attributes=tuple(AttributeSpec(column_name(e)) for e in entries), threshold=threshold, confidence=confidence,
-        replicates=replicates, seed=seed, min_group_size=min_group_size, decision_threshold=decision_threshold,
-        metrics=tuple(metrics), intersections=intersections,
+        attributes=tuple(AttributeSpec(column_name(e)) for e in entries), threshold=threshold,
+        ratio_threshold=ratio_threshold, confidence=confidence, replicates=replicates, seed=seed,
+        min_group_size=min_group_size, decision_threshold=decision_threshold, metrics=tuple(metrics),
+        intersections=intersections,
     )  # fmt: skip
     with transaction.atomic():
         latest = AuditPolicy.objects.select_for_update().filter(name=name).order_by("-version").first()
         policy = AuditPolicy.objects.create(
             name=name, version=(latest.version + 1) if latest else 1, attributes=entries, metrics=metrics,
-            threshold=threshold, confidence=confidence, replicates=replicates, seed=seed,
-            min_group_size=min_group_size, decision_threshold=decision_threshold, intersections=intersections,
-            description=description,
+            threshold=threshold, ratio_threshold=ratio_threshold, confidence=confidence, replicates=replicates,
+            seed=seed, min_group_size=min_group_size, decision_threshold=decision_threshold,
+            intersections=intersections, description=description,
         )  # fmt: skip
         audit_log.record(
             actor=actor, action="policy.define", object_type="audit_policy", object_id=policy.pk,
@@ -286,6 +289,7 @@ def _source(run: AuditRun) -> dict:
 
 
 def _store(run: AuditRun, computed, evidence: dict) -> None:
+    findings = Findings.from_json(evidence)
     with removed_unless_committed(), transaction.atomic():
         locked = AuditRun.objects.select_for_update().get(pk=run.pk)
         if locked.status != Status.RUNNING or locked.attempts != run.attempts:
@@ -295,50 +299,47 @@ def _store(run: AuditRun, computed, evidence: dict) -> None:
         )
         evidence["source"]["score_artifact"] = {"path": artifact.path, "sha256": artifact.sha256}
         document = orjson.dumps(evidence, option=orjson.OPT_SORT_KEYS)
-        GroupResult.objects.bulk_create(_group_results(locked, evidence))
-        GapResult.objects.bulk_create(_gap_results(locked, evidence))
+        GroupResult.objects.bulk_create(_group_results(locked, findings))
+        GapResult.objects.bulk_create(_gap_results(locked, findings))
         locked.score_artifact = artifact
         locked.excluded = computed.excluded
         locked.evidence = orjson.loads(document)
         locked.evidence_sha256 = sha256_hex(document)
+        locked.verdict = findings.run.verdict
         locked.finished_at = timezone.now()
         locked.progress, locked.stage = 1.0, "done"
         locked.save(
-            update_fields=["score_artifact", "excluded", "evidence", "evidence_sha256", "finished_at", "progress",
-                           "stage"]
+            update_fields=["score_artifact", "excluded", "evidence", "evidence_sha256", "verdict", "finished_at",
+                           "progress", "stage"]
         )  # fmt: skip
         locked.set_status(Status.SUCCEEDED, actor=SYSTEM.label)
-        headline = [v for v in evidence["verdicts"] if v["metric"] == "mean_score_gap"]
+        headline = [v for v in findings.verdicts if v.gap.metric == HEADLINE]
         audit_log.record(
             actor=SYSTEM, action="audit_run.succeed", object_type="audit_run", object_id=locked.pk,
             after={"evidence_sha256": locked.evidence_sha256, "score_artifact": artifact.sha256,
-                   "verdicts": {v["grouping"]: v["verdict"] for v in headline}},
+                   "verdict": findings.run.verdict, "failures": list(findings.run.failures),
+                   "verdicts": {v.grouping: v.gap.verdict for v in headline}},
         )  # fmt: skip
 
 
-def _sections(evidence: dict):
-    yield from evidence["attributes"].items()
-    yield from evidence["intersections"].items()
-
-
-def _group_results(run: AuditRun, evidence: dict):
-    for grouping, section in _sections(evidence):
-        for group, measures in section["groups"].items():
-            low, high = measures["mean_score_ci"]
+def _group_results(run: AuditRun, findings: Findings):
+    for grouping, section in findings.sections.items():
+        for group, result in section.groups.items():
+            mean = result.figures["mean_score"]
+            selection = result.figures.get("selection_rate")
             yield GroupResult(
-                run=run, grouping=grouping, group=group, n=measures["n"], sufficient=measures["sufficient"],
-                mean_score=measures["mean_score"], mean_score_ci_low=low, mean_score_ci_high=high,
-                selection_rate=measures["selection_rate"], measures=measures,
+                run=run, grouping=grouping, group=group, n=result.n, sufficient=result.sufficient,
+                mean_score=mean.value, mean_score_ci_low=mean.ci[0], mean_score_ci_high=mean.ci[1],
+                selection_rate=selection.value if selection else None, measures=result.to_json(),
             )  # fmt: skip
 
 
-def _gap_results(run: AuditRun, evidence: dict):
-    for grouping, section in _sections(evidence):
-        for metric, gap in section["gaps"].items():
-            low, high = gap["ci"]
+def _gap_results(run: AuditRun, findings: Findings):
+    for grouping, section in findings.sections.items():
+        for metric, gap in section.gaps.items():
             yield GapResult(
-                run=run, grouping=grouping, metric=metric, value=gap["value"], ci_low=low, ci_high=high,
-                threshold=gap.get("threshold"), verdict=gap.get("verdict", ""), n_needed=gap.get("n_needed"),
+                run=run, grouping=grouping, metric=metric, value=gap.value, ci_low=gap.ci[0], ci_high=gap.ci[1],
+                threshold=gap.threshold, verdict=gap.verdict or "", n_needed=gap.n_needed, pass_bound=gap.pass_bound,
             )  # fmt: skip
 
 

@@ -25,10 +25,12 @@ RECORDS_CONSENT = "consent.add_consentevent"
 
 @dataclass(frozen=True)
 class ModelStanding:
-    """A model's latest audit: the verdict per attribute, and the gap over the last quarters as an SVG chart."""
+    """A model's latest audit: its own verdict, the verdict per attribute, and the gap over the last quarters as
+    an SVG chart."""
 
     name: str
     run: object  # the latest succeeded AuditRun
+    verdict: str  # the run's audit-level verdict ("" for a run stored before runs had one)
     gaps: list  # its GapResult rows, one per attribute
     chart: str
     run_url: str | None
@@ -45,8 +47,8 @@ def model_standings() -> list[ModelStanding]:
         trend = trend_entries(name, quarters, by_quarter, gaps, latest=run)
         standings.append(
             ModelStanding(
-                name=name, run=run, gaps=gaps[run.pk], chart=trend_svg(trend, chart_id=f"trend-{run.pk}"),
-                run_url=_optional_url("audit:run", run.pk),
+                name=name, run=run, verdict=run.verdict, gaps=gaps[run.pk],
+                chart=trend_svg(trend, chart_id=f"trend-{run.pk}"), run_url=_optional_url("audit:run", run.pk),
             )
         )  # fmt: skip
     return standings

@@ -6,11 +6,13 @@ from django.conf import settings
 from django.utils import timezone
 
 from audit.fairness import GAP_METRICS
+from audit.fairness.results import Findings, Gap, Section
+from audit.fairness.spec import HEADLINE
+from audit.method import method_view
 from audit.models import AuditRun
-from audit.selectors import latest_run_of_model_name
+from audit.selectors import findings_of, latest_run_of_model_name, run_verdict_view
 from scoring.selectors import member_provenance
 
-HEADLINE = "mean_score_gap"
 LARGEST_INTERSECTIONS = 10
 THRESHOLD_NOTE = (
     "Thresholds are chosen by the provider: a gap is judged against the policy's threshold, "
@@ -68,21 +70,30 @@ def _model_label(run: AuditRun) -> str:
 
 
 def _summary(run: AuditRun) -> list[dict]:
-    return [
-        {"model": _model_label(run), "attribute": name, "metric": HEADLINE, **_gap(section["mean_score_gap"])}
-        for name, section in run.evidence["attributes"].items()
-    ]
+    return summary_lines(findings_of(run.evidence), _model_label(run))
 
 
-def _gap(gap: dict) -> dict:
+def summary_lines(findings: Findings, model: str) -> list[dict]:
+    """Every verdict on an attribute (the mean score gap first, then the policy's other gaps and ratios)."""
+    lines = []
+    for name in findings.attributes:
+        verdicts = [v for v in findings.verdicts if v.grouping == name]
+        verdicts.sort(key=lambda v: v.gap.metric != HEADLINE)
+        lines.extend({"model": model, "attribute": name, "metric": v.gap.metric, **_gap(v.gap)} for v in verdicts)
+    return lines
+
+
+def _gap(gap: Gap) -> dict:
     return {
-        "value": gap["value"],
-        "ci": gap["ci"],
-        "threshold": gap.get("threshold"),
-        "verdict": gap.get("verdict", ""),
-        "n_needed": gap.get("n_needed"),
-        "highest": gap.get("highest"),
-        "lowest": gap.get("lowest"),
+        "value": gap.value,
+        "ci": list(gap.ci),
+        "threshold": gap.threshold,
+        "verdict": gap.verdict or "",
+        "n_needed": gap.n_needed,
+        "highest": gap.highest,
+        "lowest": gap.lowest,
+        "scale": gap.scale,
+        "pass_bound": gap.pass_bound,
     }
 
 
@@ -95,8 +106,9 @@ def _run(run: AuditRun) -> dict:
                   "sha256": run.model_version.artifact_sha256},
         "evaluation_set": {"name": run.evaluation_set.name, "manifest_sha256": run.evaluation_set.manifest_sha256},
         "policy": {"name": policy.name, "version": policy.version, "threshold": policy.threshold,
-                   "confidence": policy.confidence, "replicates": policy.replicates, "seed": policy.seed,
-                   "min_group_size": policy.min_group_size, "decision_threshold": policy.decision_threshold},
+                   "ratio_threshold": policy.ratio_threshold, "confidence": policy.confidence,
+                   "replicates": policy.replicates, "seed": policy.seed, "min_group_size": policy.min_group_size,
+                   "decision_threshold": policy.decision_threshold},
         "score_artifact_sha256": run.score_artifact.sha256,
         "evidence_sha256": run.evidence_sha256,
         "excluded": run.excluded,
@@ -106,11 +118,14 @@ def _run(run: AuditRun) -> dict:
 
 def run_section(evidence: dict, meta: dict) -> dict:
     """One audit's figures for the report, from its evidence JSON and what identifies it (`meta`)."""
+    findings = findings_of(evidence)
     return {
         **meta,
         "labels": evidence["data"]["labels"],
-        "attributes": [_attribute(name, section) for name, section in evidence["attributes"].items()],
-        "intersections": _intersections(evidence["intersections"]),
+        "verdict": run_verdict_view(findings.run),
+        "warnings": list(findings.warnings),
+        "attributes": [_attribute(name, section) for name, section in findings.attributes.items()],
+        "intersections": _intersections(findings.intersections),
         "cross_check": {key: evidence["cross_check"][key]
                         for key in ("libraries", "compared", "largest_difference", "tolerance", "passed")},
     }  # fmt: skip
@@ -125,14 +140,15 @@ def file_context(evidence: dict, *, report_id: str, quarter: str, evidence_sha25
         "model": {"name": source["file"], "version": "precomputed scores", "sha256": source["sha256"]},
         "evaluation_set": {"name": source["file"], "manifest_sha256": source["sha256"]},
         "policy": {"name": "audit_file", "version": 0, "threshold": policy["threshold"],
-                   "confidence": policy["confidence"], "replicates": policy["bootstrap"]["replicates"],
-                   "seed": policy["bootstrap"]["seed"], "min_group_size": policy["min_group_size"],
-                   "decision_threshold": policy["decision_threshold"]},
+                   "ratio_threshold": policy.get("ratio_threshold"), "confidence": policy["confidence"],
+                   "replicates": policy["bootstrap"]["replicates"], "seed": policy["bootstrap"]["seed"],
+                   "min_group_size": policy["min_group_size"], "decision_threshold": policy["decision_threshold"]},
         "score_artifact_sha256": source["sha256"],
         "evidence_sha256": evidence_sha256,
         "excluded": {},
     }  # fmt: skip
     section = run_section(evidence, meta)
+    findings = findings_of(evidence)
     label = f"{source['file']} (precomputed scores)"
     return {
         "report": {"id": report_id, "quarter": quarter, "title": "Bias audit of a score file", "status": "draft",
@@ -140,17 +156,14 @@ def file_context(evidence: dict, *, report_id: str, quarter: str, evidence_sha25
         "organisation": {"name": settings.ORGANISATION_NAME, "contact": settings.ORGANISATION_CONTACT,
                          "address": settings.ORGANISATION_ADDRESS},
         "system": {"name": label, "description": f"{evidence['data']['items']:,} scored rows audited with audit_file"},
-        "summary": [
-            {"model": label, "attribute": name, "metric": HEADLINE, **_gap(s["mean_score_gap"])}
-            for name, s in evidence["attributes"].items()
-        ],
+        "summary": summary_lines(findings, label),
         "threshold_note": THRESHOLD_NOTE,
         "runs": [section],
         "trend": [
             {"model": label, "attribute": name, "threshold": policy["threshold"],
-             "points": [{"quarter": quarter, "value": s["mean_score_gap"]["value"], "ci": s["mean_score_gap"]["ci"],
-                         "verdict": s["mean_score_gap"].get("verdict", "")}]}
-            for name, s in evidence["attributes"].items()
+             "points": [{"quarter": quarter, "value": s.headline.value, "ci": list(s.headline.ci),
+                         "verdict": s.headline.verdict or ""}]}
+            for name, s in findings.attributes.items()
         ],
         "governance": {"evaluation_sets": [], "withdrawn_since_approval": []},
         "methodology": _methodology_of([evidence], [policy["bootstrap"]["seed"]]),
@@ -160,36 +173,40 @@ def file_context(evidence: dict, *, report_id: str, quarter: str, evidence_sha25
     }  # fmt: skip
 
 
-def _attribute(name: str, section: dict) -> dict:
+def _attribute(name: str, section: Section) -> dict:
     groups = []
-    for group in section["order"]:
-        figures = section["groups"][group]
+    for group in section.order:
+        result = section.groups[group]
+
+        def value(figure: str, result=result):
+            return result.figures[figure].value if figure in result.figures else None
+
+        mean = result.figures["mean_score"]
         groups.append(
-            {"name": group, "n": figures["n"], "sufficient": figures["sufficient"],
-             "mean_score": figures["mean_score"], "mean_score_ci": figures["mean_score_ci"],
-             "selection_rate": figures["selection_rate"], "tpr": figures.get("tpr"), "fpr": figures.get("fpr"),
-             "fnr": figures.get("fnr")}
+            {"name": group, "n": result.n, "sufficient": result.sufficient, "mean_score": mean.value,
+             "mean_score_ci": list(mean.ci), "selection_rate": value("selection_rate"), "tpr": value("tpr"),
+             "fpr": value("fpr"), "fnr": value("fnr")}
         )  # fmt: skip
-    trend = section.get("trend")
+    trend = section.trend
     return {
         "name": name,
-        "reference": section["reference"],
+        "reference": section.reference,
         "groups": groups,
-        "gap": _gap(section["mean_score_gap"]),
-        "trend": None if trend is None else {"slope": trend["slope"], "ci": trend["ci"], "order": trend["order"]},
+        "gap": _gap(section.headline),
+        "trend": None if trend is None else {"slope": trend.slope, "ci": list(trend.ci), "order": list(trend.order)},
     }
 
 
-def _intersections(sections: dict) -> dict:
+def _intersections(sections: dict[str, Section]) -> dict:
     gaps = [
-        {"grouping": name, **{k: v for k, v in _gap(section["mean_score_gap"]).items() if k != "n_needed"}}
+        {"grouping": name, **{k: v for k, v in _gap(section.headline).items() if k != "n_needed"}}
         for name, section in sections.items()
     ]
     gaps.sort(key=lambda g: -1.0 if g["value"] is None else g["value"], reverse=True)
     too_small = [
-        {"grouping": name, "group": group, "n": section["groups"][group]["n"]}
+        {"grouping": name, "group": group, "n": section.groups[group].n}
         for name, section in sections.items()
-        for group in section["insufficient_groups"]
+        for group in section.insufficient_groups
     ]
     return {"largest": gaps[:LARGEST_INTERSECTIONS], "too_small": too_small}
 
@@ -197,15 +214,16 @@ def _intersections(sections: dict) -> dict:
 def _trends(run: AuditRun, quarter: str) -> list[dict]:
     name = run.model_version.name
     earlier = {q: (run if q == quarter else latest_run_of_model_name(q, name)) for q in previous_quarters(quarter)}
+    sections = {q: findings_of(past.evidence).attributes if past else {} for q, past in earlier.items()}
     trends = []
-    for attribute in run.evidence["attributes"]:
+    for attribute in sections[quarter]:
         points = []
-        for q, past in earlier.items():
-            section = past.evidence["attributes"].get(attribute) if past else None
-            gap = section["mean_score_gap"] if section else None
+        for q in earlier:
+            section = sections[q].get(attribute)
+            gap = section.headline if section else None
             points.append(
-                {"quarter": q, "value": gap["value"] if gap else None, "ci": gap["ci"] if gap else [None, None],
-                 "verdict": gap.get("verdict", "") if gap else ""}
+                {"quarter": q, "value": gap.value if gap else None, "ci": list(gap.ci) if gap else [None, None],
+                 "verdict": (gap.verdict or "") if gap else ""}
             )  # fmt: skip
         trends.append({"model": name, "attribute": attribute, "threshold": run.policy.threshold, "points": points})
     return trends
@@ -241,16 +259,22 @@ def _methodology_of(evidences: list[dict], seeds: list[int]) -> dict:
     libraries = dict(first["software"]) if first else {}
     libraries["torch"] = version("torch")
     libraries["weasyprint"] = version("weasyprint")
+    method = method_view(first["policy"], findings_of(first).run.error_control) if first else None
     return {
         "metrics": dict(GAP_METRICS),
+        "plain": method["plain"] if method else "",
         "bootstrap": first["policy"]["bootstrap"]["weights"] if first else "",
-        "verdict_rule": first["policy"]["verdict_rule"] if first else "",
+        "interval_rule": method["intervals"] if method else "",
+        "verdict_rule": method["verdicts"] if method else "",
+        "n_needed": method["n_needed"] if method else "",
         "libraries": libraries,
         "seeds": seeds,
         "notes": [
-            "Intervals are percentile intervals of a Poisson bootstrap; a gap (a maximum minus a minimum) leans "
-            "upward when the true gap is small, so the intervals err on the side of not passing.",
-            "Groups under the policy's minimum size are reported but not judged.",
+            "Groups under the policy's minimum size are reported but not judged; on a rate, a group is judged only "
+            "when the rate's denominator (positives for TPR, negatives for FPR, selected items for precision) "
+            "reaches the minimum too.",
+            "A figure that a bootstrap replicate leaves undefined (a rate of a group with no positives in that "
+            "replicate) is counted and disclosed in the evidence as undefined_replicates, never silently dropped.",
             "Evaluation sets hold only items whose subjects consented to evaluation at the snapshot; consent is "
             "checked again when each run starts, and later withdrawals are excluded and counted.",
         ],

@@ -134,16 +134,25 @@ def _prepare_gap(metric, components, g: Grouping, measures, judged) -> _Prepared
             continue
         high, low = int(np.nanargmax(points)), int(np.nanargmin(points))
         if ratio:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                candidate = points[low] / points[high]
-            better = value is None or (np.isfinite(candidate) and candidate < value)
+            if not points[high] > 0:  # every rate is 0: the ratio, and so the metric, is undefined
+                return _Prepared(metric, None, _no_pairs(c), None, None, _insufficient(g, both))
+            candidate = points[low] / points[high]
+            better = value is None or candidate < value
         else:
             candidate = points[high] - points[low]
             better = value is None or candidate > value
         if better and np.isfinite(candidate):
             value, extremes = float(candidate), (g.labels[high], g.labels[low])
-    insufficient = tuple(label for label, ok in zip(g.labels, both, strict=True) if not ok)
-    return _Prepared(metric, value, contrasts, *extremes, insufficient)
+    return _Prepared(metric, value, contrasts, *extremes, _insufficient(g, both))
+
+
+def _insufficient(g: Grouping, judged: np.ndarray) -> tuple[str, ...]:
+    return tuple(label for label, ok in zip(g.labels, judged, strict=True) if not ok)
+
+
+def _no_pairs(c: Contrasts) -> Contrasts:
+    empty = np.zeros(0)
+    return Contrasts(empty, empty, empty, empty, empty, empty, np.full(len(c.t_max), np.nan), c.undefined_replicates)
 
 
 def _section(p: _Grouping, data: AuditData, spec: AuditSpec, run_critical: float | None, family: int) -> Section:

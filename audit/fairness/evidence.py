@@ -96,6 +96,7 @@ VERDICT_RULE = (
     "bound (|d| + z se) is under it (intersection-union); inconclusive otherwise, with n_needed: the per-group "
     "size at which the deciding pair would settle with 80% power if its true difference were the observed one "
     "(or a fifth of the threshold away from it, when nearer). A ratio fails when its interval lies wholly below "
-    "the ratio threshold and passes when its one-sided lower bound is above it. The audit passes only when every "
-    "judged gap passes."
+    "the ratio threshold and passes when its one-sided lower bound is above it. A PASS rests on one-sided bounds "
+    "(pass_bound), so it can stand beside a two-sided simultaneous interval that reaches past the threshold. The "
+    "audit passes only when every judged gap passes."
 )

@@ -7,8 +7,9 @@ from audit.fairness.verdicts import VERDICT_FAIL, VERDICT_INCONCLUSIVE, VERDICT_
 
 def error_control(spec: AuditSpec, family: int) -> str:
     level = 1 - spec.confidence
+    judged = "the one judged gap or ratio" if family == 1 else f"all {family} judged gaps and ratios"
     return (
-        f"FAIL verdicts share one simultaneous band over every pair of groups of all {family} judged gaps "
+        f"FAIL verdicts share one simultaneous band over every pair of groups of {judged} "
         f"(one max-|t| critical value), so the chance that any FAIL in this audit is false is at most {level:.0%}. "
         f"Each PASS needs every pair's one-sided {spec.confidence:.0%} upper bound under the threshold "
         f"(an intersection-union test), so each PASS is false with a chance of at most {level:.0%}."

@@ -14,7 +14,8 @@ Sections, in order: 1 cover and summary; 2 results by attribute (group table and
 
 A figure missing from the context raises `RenderError` naming the key and where it was looked for, for
 example "the report context has no 'threshold' (in runs[0].attributes[0].gap)". Every key below is
-required; a value shown as `x|None` may be None (it prints as a dash) but its key must be there.
+required; a value shown as `x|None` may be None (it prints as a dash) but its key must be there. Keys marked
+"optional" may be absent (contexts frozen in reports generated before they existed lack them).
 
 The context (what `reports.context.build_context` builds)::
 
@@ -24,17 +25,23 @@ The context (what `reports.context.build_context` builds)::
                 "code_version": "0.1.0+git.abc123"},
      "organisation": {"name": str, "contact": str, "address": str},
      "system": {"name": str, "description": str},
-     "summary": [{"model": str, "attribute": str, "metric": "mean_score_gap", "value": float|None,
-                  "ci": [float|None, float|None], "threshold": float|None,
+     "summary": [{"model": str, "attribute": str, "metric": "mean_score_gap" | any judged gap or ratio,
+                  "value": float|None, "ci": [float|None, float|None], "threshold": float|None,
                   "verdict": "pass" | "fail" | "inconclusive" | "insufficient" | "",   # "" = not judged
-                  "n_needed": int|None}],                                             # extra keys are ignored
+                  "n_needed": int|None,
+                  "scale": "difference" | "ratio"}],                      # optional; extra keys are ignored
      "threshold_note": str,
      "runs": [{
          "id": int, "period": "2026-Q4",
          "model": {"name": str, "version": str, "sha256": str},
          "evaluation_set": {"name": str, "manifest_sha256": str},
          "policy": {"name": str, "version": int, "threshold": float, "confidence": float, "replicates": int,
-                    "seed": int, "min_group_size": int, "decision_threshold": float},
+                    "seed": int, "min_group_size": int, "decision_threshold": float,
+                    "ratio_threshold": float|None},                                    # optional
+         "verdict": {"verdict": "pass" | "fail" | "inconclusive" | "insufficient",      # optional: the audit's own
+                     "counts": {"pass": int, "fail": int, "inconclusive": int, "insufficient": int},
+                     "judged": int, "failures": [str], "inconclusive": [str], "not_judged": [str],
+                     "error_control": str},
          "score_artifact_sha256": str, "evidence_sha256": str,
          "labels": bool,                                        # TPR, FPR and FNR columns only when true
          "attributes": [{
@@ -64,7 +71,8 @@ The context (what `reports.context.build_context` builds)::
                                               "items": int}]}],                   # may be empty
          "withdrawn_since_approval": [{"report": str, "quarter": str, "members": int}]},  # may be empty
      "methodology": {"metrics": {name: definition}, "bootstrap": str, "verdict_rule": str,
-                     "libraries": {name: version}, "seeds": [int], "notes": [str]},
+                     "libraries": {name: version}, "seeds": [int], "notes": [str],
+                     "plain": str, "interval_rule": str, "n_needed": str},      # the last three optional
      "signoff": [{"action": "generated" | "reviewed" | "approved", "by": str, "role": str, "at": iso str,
                   "comment": str}],
      "findings_comments": [{"finding": str, "by": str, "at": str, "text": str}],

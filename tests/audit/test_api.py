@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django_tasks_db.models import DBTaskResult
 
 from audit import services
-from audit.models import AuditRun, GapResult, GroupResult, Verdict
+from audit.models import AuditPolicy, AuditRun, GapResult, GroupResult, Verdict
 from consent.models import Dataset
 from core.audit_log import Actor
 from core.models import AuditLogEntry
@@ -367,3 +367,83 @@ def test_the_evidence_is_served_byte_for_byte_as_hashed_when_stored(api_as, audi
     evidence = orjson.loads(response.content)
     assert evidence == audited.evidence
     assert evidence["source"]["run"] == audited.pk and evidence["cross_check"]["passed"] is True
+
+
+def test_a_run_and_its_results_carry_the_audit_verdict_with_its_error_control(api_as, audited, queued):
+    api = api_as("auditor")
+    assert api.get(f"/api/v1/audit/runs/{audited.pk}").json()["verdict"] == audited.verdict != ""
+    assert api.get(f"/api/v1/audit/runs/{queued.pk}").json()["verdict"] is None
+    results = api.get(f"/api/v1/audit/runs/{audited.pk}/results").json()
+    assert results["verdict"] == audited.evidence["verdict"]
+    assert results["verdict"]["error_control"].startswith("FAIL verdicts share one simultaneous band")
+    assert results["warnings"] == audited.evidence["warnings"]
+    assert results["policy"]["ratio_threshold"] == 0.8
+    assert {v["scale"] for v in results["verdicts"]} == {"difference"}
+
+
+# Policies ----------------------------------------------------------------------------------------
+
+POLICY_ENDPOINTS = [("get", "/api/v1/audit/policies", READERS, 200), ("post", "/api/v1/audit/policies", {"officer"}, 201)]
+POLICY_CASES = [
+    pytest.param(method, path, role, expected if role in allowed else (401 if role is None else 403),
+                 id=f"{method} {path} as {role}")
+    for method, path, allowed, expected in POLICY_ENDPOINTS
+    for role in ROLES
+]  # fmt: skip
+
+
+def policy_payload(**changes) -> dict:
+    return {"name": "api-four-fifths", "attributes": [{"attribute": "skin_tone", "banding": "monk_3"}, {"attribute": "sex"}],
+            "metrics": ["mean_score_gap", "disparate_impact_ratio"], "ratio_threshold": 0.75, "replicates": 200,
+            "min_group_size": 10, **changes}  # fmt: skip
+
+
+@pytest.mark.parametrize(("method", "path", "role", "expected"), POLICY_CASES)
+def test_each_role_uses_the_policy_endpoints_it_may_and_gets_no_data_otherwise(api_as, world, db, method, path, role,
+                                                                               expected):  # fmt: skip
+    client = api_as(role)
+    before = AuditPolicy.objects.count()
+    if method == "post":
+        response = client.post(path, policy_payload(), content_type="application/json")
+    else:
+        response = client.get(path)
+    assert response.status_code == expected, response.content
+    if expected < 400:
+        assert POLICY in response.content.decode() or response.json()["name"] == "api-four-fifths"
+    else:
+        assert POLICY not in response.content.decode() and set(response.json()) == {"message", "field"}
+        assert AuditPolicy.objects.count() == before
+
+
+def test_an_officer_defines_a_policy_with_a_ratio_threshold_and_reads_it_back(api_as, world, db):
+    response = api_as("officer").post("/api/v1/audit/policies", policy_payload(check_against=SET),
+                                      content_type="application/json")  # fmt: skip
+    assert response.status_code == 201, response.content
+    defined = response.json()
+    assert (defined["version"], defined["ratio_threshold"], defined["threshold"]) == (1, 0.75, 0.05)
+    assert defined["metrics"] == ["mean_score_gap", "disparate_impact_ratio"]
+    assert defined["attributes"][0] == {"attribute": "skin_tone", "banding": "monk_3", "reference": None}
+    policy = AuditPolicy.objects.get(name="api-four-fifths")
+    assert policy.ratio_threshold == 0.75
+    assert AuditLogEntry.objects.filter(action="policy.define", object_id=str(policy.pk)).exists()
+    again = api_as("officer").post("/api/v1/audit/policies", policy_payload(ratio_threshold=0.8),
+                                   content_type="application/json").json()  # fmt: skip
+    assert (again["version"], again["ratio_threshold"]) == (2, 0.8)
+    listed_versions = api_as("auditor").get("/api/v1/audit/policies", {"name": "api-four-fifths"}).json()
+    assert [(p["version"], p["ratio_threshold"]) for p in listed_versions] == [(2, 0.8), (1, 0.75)]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"ratio_threshold": 1.2}, "ratio_threshold", "1.2 must be between 0 and 1 (0.8: four-fifths)"),
+        ({"metrics": ["precision_ratio"]}, "metrics", "['precision_ratio'] need ground truth"),
+        ({"check_against": "no-such-set"}, "check_against", "no evaluation set 'no-such-set'"),
+        ({"attributes": [{"attribute": "religion"}], "check_against": SET}, "attributes", "no attribute 'religion'"),
+    ],
+)
+def test_a_bad_policy_is_a_422_naming_the_field_and_defines_nothing(api_as, world, db, changes, field, message):
+    response = api_as("officer").post("/api/v1/audit/policies", policy_payload(**changes), content_type="application/json")
+    body = response.json()
+    assert response.status_code == 422 and body["field"] == field and message in body["message"], body
+    assert not AuditPolicy.objects.filter(name="api-four-fifths").exists()

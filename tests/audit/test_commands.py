@@ -119,3 +119,51 @@ def test_audit_file_also_renders_the_report_with_the_evidence_attached(score_fil
     assert json.loads(reader.attachments["evidence.json"][0]) == json.loads(out.read_text())
     text = "\n".join(page.extract_text() for page in reader.pages)
     assert "scores.csv" in text and "0.2000" in text
+
+
+def test_define_policy_takes_a_ratio_threshold_and_a_ratio_metric(db):
+    output = run("define_policy", "--name", "ratios", "--attribute", "sex", "--metric", "mean_score_gap",
+                 "--metric", "disparate_impact_ratio", "--ratio-threshold", "0.75")  # fmt: skip
+    assert "Defined policy ratios v1" in output and "ratio threshold 0.75" in output
+    policy = AuditPolicy.objects.get(name="ratios")
+    assert (policy.ratio_threshold, policy.metrics) == (0.75, ["mean_score_gap", "disparate_impact_ratio"])
+    run("define_policy", "--name", "ratios", "--attribute", "sex")
+    assert AuditPolicy.objects.get(name="ratios", version=2).ratio_threshold == 0.8
+
+
+def test_define_policy_refuses_a_ratio_threshold_of_one_naming_it(db):
+    with pytest.raises(CommandError, match="ratio_threshold: 1.0 must be between 0 and 1"):
+        run("define_policy", "--name", "ratios", "--attribute", "sex", "--ratio-threshold", "1")
+    assert not AuditPolicy.objects.exists()
+
+
+def test_audit_file_judges_the_disparate_impact_ratio_against_the_ratio_threshold(score_file, tmp_path):
+    out = tmp_path / "evidence.json"
+    output = run("audit_file", str(score_file), "--id-column", "id", "--score-column", "score", "--score-max", "10",
+                 "--attribute", "group", "--decision-threshold", "6", "--metric", "disparate_impact_ratio",
+                 "--ratio-threshold", "0.8", "--bootstrap", "200", "--no-intersections", "--json", str(out))  # fmt: skip
+    evidence = json.loads(out.read_text())
+    ratio = evidence["attributes"]["group"]["gaps"]["disparate_impact_ratio"]
+    # a selects 2 of 5 score levels (0.4), b 4 of 5 (0.8): a ratio of 0.5, well under four-fifths.
+    assert ratio["scale"] == "ratio" and ratio["value"] == pytest.approx(0.5)
+    assert (ratio["threshold"], ratio["verdict"]) == (0.8, "fail")
+    assert evidence["policy"]["ratio_threshold"] == 0.8
+    assert evidence["verdict"]["verdict"] == "fail" and "group: disparate_impact_ratio" in evidence["verdict"]["failures"]
+    lines = output.splitlines()
+    table = lines.index(next(line for line in lines if line.startswith("Audit verdict:")))
+    assert lines[table] == "Audit verdict: FAIL (2 of 2 judged fail)"
+    row = next(line for line in lines if "disparate_impact_ratio" in line).split()
+    assert row[0:3] == ["group", "disparate_impact_ratio", "0.5000"] and row[5:7] == ["0.8000", "FAIL"]
+    assert lines[-1].startswith("Error control: ")
+
+
+def test_audit_file_prints_each_warning_before_the_verdict_table(score_file, tmp_path):
+    output = run("audit_file", str(score_file), "--id-column", "id", "--score-column", "score", "--score-max", "10",
+                 "--attribute", "group", "--decision-threshold", "0.45", "--bootstrap", "50", "--json",
+                 str(tmp_path / "e.json"))  # fmt: skip
+    evidence = json.loads((tmp_path / "e.json").read_text())
+    assert evidence["warnings"]
+    for warning in evidence["warnings"]:
+        assert f"Warning: {warning}" in output
+        assert output.index(f"Warning: {warning}") < output.index("Audit verdict:")
+    assert "selects all 400 rows" in output

@@ -254,3 +254,72 @@ def test_a_failed_store_leaves_no_score_file_behind(queued_run, monkeypatch, set
         services.execute_audit_run(queued_run.pk)
     folder = settings.ARTIFACT_ROOT / "scores"
     assert not folder.exists() or not any(folder.iterdir())
+
+
+# Ratio thresholds and the audit's own verdict ------------------------------------------------
+
+
+def test_a_policy_keeps_its_ratio_threshold_and_a_changed_one_is_a_new_version(db):
+    first = services.define_policy(
+        actor=ACTOR, name="four-fifths", attributes=[{"attribute": "sex"}],
+        metrics=["mean_score_gap", "disparate_impact_ratio"], ratio_threshold=0.9,
+    )  # fmt: skip
+    second = services.define_policy(actor=ACTOR, name="four-fifths", attributes=[{"attribute": "sex"}])
+    assert (first.version, first.ratio_threshold, first.metrics) == (1, 0.9, ["mean_score_gap", "disparate_impact_ratio"])
+    assert (second.version, second.ratio_threshold) == (2, 0.8)  # the four-fifths rule by default
+    logged = AuditLogEntry.objects.filter(action="policy.define", object_id=str(first.pk)).get()
+    assert logged.after["ratio_threshold"] == 0.9
+    assert AuditPolicy.objects.get(pk=first.pk).ratio_threshold == 0.9
+
+
+@pytest.mark.parametrize("ratio_threshold", [0, 1, 1.25, -0.2])
+def test_a_ratio_threshold_outside_0_and_1_is_refused_naming_the_field(db, ratio_threshold):
+    with pytest.raises(AuditInputError) as refused:
+        services.define_policy(actor=ACTOR, name="p", attributes=[{"attribute": "sex"}], ratio_threshold=ratio_threshold)
+    assert {field for field, _ in refused.value.problems} == {"ratio_threshold"}
+    assert not AuditPolicy.objects.exists()
+
+
+def test_a_registry_policy_may_judge_the_disparate_impact_ratio_but_no_ratio_that_needs_labels(db):
+    policy = services.define_policy(
+        actor=ACTOR, name="p", attributes=[{"attribute": "sex"}], metrics=["disparate_impact_ratio"]
+    )
+    assert policy.metrics == ["disparate_impact_ratio"]
+    with pytest.raises(AuditInputError, match="need ground truth"):
+        services.define_policy(
+            actor=ACTOR, name="p", attributes=[{"attribute": "sex"}], metrics=["true_positive_rate_ratio"]
+        )
+
+
+def test_the_policys_ratio_threshold_reaches_the_engine(frozen_set):
+    from audit.policies import policy_spec
+
+    policy = services.define_policy(actor=ACTOR, name="p", attributes=[{"attribute": "sex"}], ratio_threshold=0.75)
+    spec = policy_spec(policy, frozen_set.dataset.attribute_schema.rules())
+    assert spec.ratio_threshold == 0.75 and spec.threshold == 0.05
+
+
+def test_a_run_stores_its_audit_verdict_and_a_row_for_every_gap_and_ratio(model, frozen_set):
+    policy = services.define_policy(
+        actor=ACTOR, name="ratios", attributes=[{"attribute": "skin_tone", "banding": "monk_3"}, {"attribute": "sex"}],
+        metrics=["mean_score_gap", "disparate_impact_ratio"], ratio_threshold=0.8, replicates=200, min_group_size=10,
+    )  # fmt: skip
+    run = services.start_audit_run(actor=ACTOR, model=model, evaluation_set=frozen_set, policy=policy, period="2026-Q4")
+    assert AuditRun.objects.get(pk=run.pk).verdict == ""  # no verdict before there are results
+    assert services.execute_audit_run(run.pk) == Status.SUCCEEDED
+    run = AuditRun.objects.get(pk=run.pk)
+    stated = run.evidence["verdict"]
+    assert run.verdict == stated["verdict"] and run.verdict in {"pass", "fail", "inconclusive", "insufficient"}
+    ratio = GapResult.objects.get(run=run, grouping="sex", metric="disparate_impact_ratio")
+    judged = run.evidence["attributes"]["sex"]["gaps"]["disparate_impact_ratio"]
+    assert (ratio.value, ratio.threshold, ratio.verdict, ratio.pass_bound) == (
+        judged["value"], 0.8, judged["verdict"], judged["pass_bound"]
+    )
+    assert ratio.ci_low <= ratio.value <= ratio.ci_high
+    stored = GapResult.objects.filter(run=run).count()
+    assert stored == sum(len(s["gaps"]) for s in [*run.evidence["attributes"].values(),
+                                                  *run.evidence["intersections"].values()])  # fmt: skip
+    verdicts = set(GapResult.objects.filter(run=run).exclude(verdict="").values_list("verdict", flat=True))
+    assert run.verdict == next(v for v in ("fail", "inconclusive", "pass", "insufficient") if v in verdicts)
+    logged = AuditLogEntry.objects.get(action="audit_run.succeed", object_id=str(run.pk))
+    assert logged.after["verdict"] == run.verdict and logged.after["failures"] == stated["failures"]

@@ -385,6 +385,7 @@ def test_the_run_form_offers_only_frozen_sets_newest_first_and_every_model_versi
         ({"attributes": []}, "attributes", "This field is required."),
         ({"references": "religion=none"}, "references", "religion is not one of the chosen attributes"),
         ({"threshold": "2"}, "threshold", "less than or equal to 1"),
+        ({"ratio_threshold": "1"}, "ratio_threshold", "1.0 must be between 0 and 1"),
     ],
 )
 def test_a_bad_policy_is_refused_next_to_the_field_and_nothing_is_defined(client_as, audited, change, field, message):
@@ -491,3 +492,61 @@ def test_a_queued_run_has_nothing_to_download(client_as, queued):
     client = client_as("officer")
     assert client.get(f"/audit/runs/{queued.pk}/evidence.json").status_code == 404
     assert client.get(f"/audit/runs/{queued.pk}/scores.csv").status_code == 404
+
+
+# The audit's own verdict, ratios and how verdicts are built -------------------------------------
+
+
+def test_the_run_page_shows_the_audit_verdict_and_its_error_control(client_as, audited):
+    page = client_as("auditor").get(f"/audit/runs/{audited.pk}/").content.decode()
+    stated = audited.evidence["verdict"]
+    block = page[page.index('id="run-verdict"') :].split("</div>")[0]
+    assert f'data-verdict="{audited.verdict}"' in block and f'class="verdict verdict-{audited.verdict}"' in block
+    judged = sum(stated["counts"][o] for o in ("pass", "fail", "inconclusive"))
+    assert f"of {judged} judged gaps and ratios" in block or f"all {judged} judged gaps and ratios pass" in block
+    for named in stated["failures"] + stated["inconclusive"]:
+        assert html.escape(named) in block
+    verdicts = html.unescape(page[page.index('id="verdicts"') :].split("</section>")[0])
+    assert stated["error_control"] in verdicts
+
+
+def test_the_run_page_describes_how_intervals_and_verdicts_are_built_in_plain_words_then_the_rule(client_as, audited):
+    from audit.method import N_NEEDED, PLAIN
+
+    page = html.unescape(client_as("officer").get(f"/audit/runs/{audited.pk}/").content.decode())
+    method = page[page.index('id="method"') :].split("</details>")[0]
+    rule = audited.evidence["policy"]
+    assert method.index(PLAIN) < method.index(rule["interval_rule"]) < method.index(rule["verdict_rule"])
+    assert N_NEEDED in method and "80% power" in method
+    assert "Ratio threshold" in page and "the four-fifths rule" in page
+
+
+def test_the_run_list_shows_each_runs_audit_verdict(client_as, audited, queued):
+    page = client_as("officer").get("/audit/runs/").content.decode()
+    finished = page[page.index(f'data-run="{audited.pk}"') :].split("</tr>")[0]
+    assert f'class="run-verdict" data-verdict="{audited.verdict}"' in finished
+    waiting = page[page.index(f'data-run="{queued.pk}"') :].split("</tr>")[0]
+    assert 'class="run-verdict" data-verdict=""' in waiting
+
+
+def test_an_officer_defines_a_policy_with_a_ratio_threshold_and_a_ratio_metric(client_as, audited):
+    client = client_as("officer")
+    form = client.get("/audit/policies/new/").content.decode()
+    assert 'name="ratio_threshold" value="0.8"' in form and 'value="disparate_impact_ratio"' in form
+    assert 'value="true_positive_rate_ratio"' not in form  # registry items carry no labels
+    response = client.post(
+        "/audit/policies/new/", policy_form(ratio_threshold="0.75", metrics=["mean_score_gap", "disparate_impact_ratio"])
+    )
+    assert response.status_code == 302
+    policy = AuditPolicy.objects.get(name="web-new-policy")
+    assert (policy.ratio_threshold, policy.metrics) == (0.75, ["mean_score_gap", "disparate_impact_ratio"])
+    listed = client.get("/audit/policies/").content.decode()
+    row = listed[listed.index('data-policy="web-new-policy v1"') :].split("</tr>")[0]
+    assert ">0.75<" in row and "disparate impact ratio" in row
+    again = client.get(f"/audit/policies/new/?from={policy.pk}").content.decode()
+    assert 'name="ratio_threshold" value="0.75"' in again
+
+
+def test_a_blank_ratio_threshold_is_the_four_fifths_rule(client_as, audited):
+    assert client_as("officer").post("/audit/policies/new/", policy_form(ratio_threshold="")).status_code == 302
+    assert AuditPolicy.objects.get(name="web-new-policy").ratio_threshold == 0.8

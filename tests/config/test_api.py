@@ -67,6 +67,7 @@ def test_the_schema_lists_every_endpoint_behind_one_bearer_scheme(client):
         "/api/v1/scoring/evaluation-sets": {"get"},
         "/api/v1/scoring/evaluation-sets/{set_id}": {"get"},
         "/api/v1/scoring/models": {"get"},
+        "/api/v1/audit/policies": {"get", "post"},
         "/api/v1/audit/runs": {"get", "post"},
         "/api/v1/audit/runs/{run_id}": {"get"},
         "/api/v1/audit/runs/{run_id}/cancel": {"post"},

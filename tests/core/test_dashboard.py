@@ -43,6 +43,16 @@ def test_officers_and_auditors_see_each_attributes_latest_verdict_and_the_trend(
     assert "<svg" in card and "2026-Q3" in card  # the trend chart covers the quarters before
 
 
+def test_each_model_shows_its_latest_audit_verdict_next_to_the_attribute_verdicts(client_as, quarter_run):
+    html = page(client_as("auditor"))
+    card = re.search(r'<section class="card model-standing".*?</section>', html, re.DOTALL).group(0)
+    run = quarter_run.run
+    assert run.verdict
+    verdict = re.search(r'<p class="run-verdict" data-verdict="(\w+)">.*?</p>', card, re.DOTALL)
+    assert verdict.group(1) == run.verdict and f"verdict-{run.verdict}" in verdict.group(0)
+    assert card.index('class="run-verdict"') < card.index('<table class="verdicts">')
+
+
 def test_a_steward_sees_consent_shortcuts_and_no_verdicts(client_as, quarter_run):
     html = page(client_as("steward"))
     assert 'id="consent-shortcuts"' in html

@@ -1,4 +1,6 @@
 
+import html
+
 import orjson
 import pytest
 from pypdf import PdfReader
@@ -181,3 +183,18 @@ def test_a_report_signed_before_a_key_rotation_still_verifies(audited, officer, 
     report = services.approve_report(actor=officer, report=services.review_report(actor=auditor, report=report))
     create_signing_key(common_name="Rotated", organisation="Example Org", overwrite=True)
     assert verify_report(services.report_file(report).read_bytes()).authentic
+
+
+def test_the_report_states_each_runs_audit_verdict_and_how_the_verdicts_were_built(audited, officer):
+    from audit.method import PLAIN
+    from reports.render import render_html
+
+    report = services.generate_report(actor=officer, quarter="2026-Q4")
+    (run,) = report.context["runs"]
+    assert run["verdict"]["verdict"] == audited.verdict == audited.evidence["verdict"]["verdict"]
+    assert run["policy"]["ratio_threshold"] == audited.policy.ratio_threshold
+    text = " ".join(html.unescape(render_html(report.context)).split())
+    methodology = text[text.index('id="methodology"') :]
+    assert PLAIN in methodology and audited.evidence["policy"]["verdict_rule"] in methodology
+    assert audited.evidence["verdict"]["error_control"] in methodology
+    assert "Error control across the verdicts of a run" in methodology

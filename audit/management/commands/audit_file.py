@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from audit.fairness import AttributeSpec, AuditInputError, AuditSpec, CrossCheckError, evidence_for, from_frame
 from audit.fairness.data import read_score_file
-from audit.verdict_table import verdict_lines
+from audit.fairness.spec import FOUR_FIFTHS
+from audit.verdict_table import verdict_lines, warning_lines
 
 
 def _attribute(text: str) -> AttributeSpec:
@@ -37,11 +38,17 @@ class Command(BaseCommand):
         parser.add_argument("--target-column", help="continuous ground truth on the score's scale: adds errors")
         parser.add_argument("--decision-threshold", type=float, default=0.5, help="on the file's own score scale")
         parser.add_argument("--threshold", type=float, default=0.05, help="gap threshold, on the 0-1 scale")
+        parser.add_argument(
+            "--ratio-threshold", type=float, default=FOUR_FIFTHS,
+            help="threshold of the ratio metrics (lowest group over highest); 0.8 is the four-fifths rule",
+        )  # fmt: skip
         parser.add_argument("--confidence", type=float, default=0.95)
         parser.add_argument("--bootstrap", type=int, default=1000, help="replicates")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--min-group-size", type=int, default=30)
-        parser.add_argument("--metric", action="append", help="gap metric judged (repeatable; default mean_score_gap)")
+        parser.add_argument(
+            "--metric", action="append", help="gap or ratio judged (repeatable; mean_score_gap is always judged)"
+        )
         parser.add_argument("--no-intersections", action="store_true")
         parser.add_argument("--json", required=True, type=Path, dest="out", help="where to write the evidence")
         parser.add_argument("--pdf", type=Path, help="also render the report (PDF/A-3b, evidence attached) here")
@@ -53,8 +60,9 @@ class Command(BaseCommand):
         try:
             attributes = tuple(_attribute(a) for a in options["attribute"])
             spec = AuditSpec(
-                attributes=attributes, threshold=options["threshold"], confidence=options["confidence"],
-                replicates=options["bootstrap"], seed=options["seed"], min_group_size=options["min_group_size"],
+                attributes=attributes, threshold=options["threshold"], ratio_threshold=options["ratio_threshold"],
+                confidence=options["confidence"], replicates=options["bootstrap"], seed=options["seed"],
+                min_group_size=options["min_group_size"],
                 decision_threshold=options["decision_threshold"] / options["score_max"],
                 metrics=tuple(options["metric"] or ("mean_score_gap",)),
                 intersections=not options["no_intersections"],
@@ -91,5 +99,5 @@ class Command(BaseCommand):
             options["pdf"].write_bytes(render_file_report(evidence, document))
             self.stdout.write(f"Report written to {options['pdf']}")
         self.stdout.write("")
-        for line in verdict_lines(evidence):
+        for line in [*warning_lines(evidence), *verdict_lines(evidence)]:
             self.stdout.write(line)

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from audit import services
 from audit.fairness import GAP_METRICS, AuditInputError
+from audit.fairness.spec import FOUR_FIFTHS
 from core.cli import actor_from_options, add_actor_argument
 from scoring.models import EvaluationSet
 
@@ -22,8 +23,14 @@ class Command(BaseCommand):
             "--attribute", action="append", required=True, metavar="ATTRIBUTE[:BANDING][=REFERENCE]",
             help="repeat for each attribute; intersections of all of them are audited too",
         )  # fmt: skip
-        parser.add_argument("--metric", action="append", choices=sorted(GAP_METRICS), help="gap judged (repeatable)")
-        parser.add_argument("--threshold", type=float, default=0.05)
+        parser.add_argument(
+            "--metric", action="append", choices=sorted(GAP_METRICS), help="gap or ratio judged (repeatable)"
+        )
+        parser.add_argument("--threshold", type=float, default=0.05, help="for differences, on the 0-1 scale")
+        parser.add_argument(
+            "--ratio-threshold", type=float, default=FOUR_FIFTHS,
+            help="for ratios (lowest group over highest); 0.8 is the four-fifths rule",
+        )  # fmt: skip
         parser.add_argument("--confidence", type=float, default=0.95)
         parser.add_argument("--bootstrap", type=int, default=1000, help="replicates")
         parser.add_argument("--seed", type=int, default=0)
@@ -44,7 +51,8 @@ class Command(BaseCommand):
             policy = services.define_policy(
                 actor=actor_from_options(options), name=options["name"],
                 attributes=[attribute_entry(a) for a in options["attribute"]], metrics=options["metric"],
-                threshold=options["threshold"], confidence=options["confidence"], replicates=options["bootstrap"],
+                threshold=options["threshold"], ratio_threshold=options["ratio_threshold"],
+                confidence=options["confidence"], replicates=options["bootstrap"],
                 seed=options["seed"], min_group_size=options["min_group_size"],
                 decision_threshold=options["decision_threshold"], intersections=not options["no_intersections"],
                 description=options["description"], evaluation_set=evaluation_set,
@@ -53,4 +61,7 @@ class Command(BaseCommand):
             raise CommandError("\n".join(f"{field}: {message}" for field, message in exc.problems)) from None
         except PermissionError as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(f"Defined policy {policy} (threshold {policy.threshold}, {policy.replicates} replicates)")
+        self.stdout.write(
+            f"Defined policy {policy} (threshold {policy.threshold}, ratio threshold {policy.ratio_threshold}, "
+            f"{policy.replicates} replicates)"
+        )

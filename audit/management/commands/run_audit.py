@@ -6,7 +6,7 @@ from tqdm import tqdm
 
 from audit import services
 from audit.models import AuditPolicy, AuditRun
-from audit.verdict_table import verdict_lines
+from audit.verdict_table import verdict_lines, warning_lines
 from consent.errors import RuleViolation
 from core.cli import actor_from_options, add_actor_argument
 from scoring.models import EvaluationSet, ModelVersion
@@ -73,7 +73,7 @@ class Command(BaseCommand):
         for reason, count in run.excluded.items():
             self.stdout.write(f"  excluded, {reason}: {count}")
         self.stdout.write("")
-        for line in verdict_lines(run.evidence):
+        for line in [*warning_lines(run.evidence), *verdict_lines(run.evidence)]:
             self.stdout.write(line)
 
 

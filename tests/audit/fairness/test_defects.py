@@ -156,3 +156,13 @@ def test_a_replicate_without_a_rates_denominator_stays_undefined_on_the_log_scal
     values, _ = transformed(measure, log=True)
     assert np.isnan(values[0, 1])  # no denominator in that replicate: undefined, not infinite
     assert values[0, 0] == pytest.approx(np.log(0.5 / 40))  # a rate of 0 counts as half an item
+
+
+def test_a_ratio_whose_every_rate_is_zero_is_undefined_not_judged_on_its_other_part():
+    data = make_audit_data({"race": ("a", "b")}, n=2000, labels=True, seed=10)
+    selected = data.selected & (data.labels == 1)  # nobody without the label is selected: every FPR is 0
+    data = AuditData(data.keys, data.scores, selected, data.attributes, labels=data.labels)
+    gaps = audit(data, spec_for("race", metrics=("equalized_odds_ratio",)))["attributes"]["race"]["gaps"]
+    assert gaps["false_positive_rate_ratio"]["value"] is None
+    assert gaps["equalized_odds_ratio"]["value"] is None
+    assert gaps["equalized_odds_ratio"]["verdict"] == VERDICT_INSUFFICIENT

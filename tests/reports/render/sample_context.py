@@ -45,6 +45,10 @@ def gap(value, ci, verdict, *, n_needed=None, highest=None, lowest=None, thresho
     }
 
 
+ERROR_CONTROL = (
+    "FAIL verdicts share one simultaneous band over every pair of groups of all 3 judged gaps (one max-|t| critical "
+    "value), so the chance that any FAIL in this audit is false is at most 5%."
+)
 SKIN_GAP = gap(0.1079, [0.0800, 0.1363], "fail", highest="dark", lowest="light")
 SEX_GAP = gap(0.0418, [0.0258, 0.0583], "inconclusive", n_needed=5702, highest="male", lowest="female")
 
@@ -89,6 +93,16 @@ _CONTEXT = {
                 "seed": 20261,
                 "min_group_size": 30,
                 "decision_threshold": 0.5,
+                "ratio_threshold": 0.8,
+            },
+            "verdict": {
+                "verdict": "fail",
+                "counts": {"pass": 0, "fail": 2, "inconclusive": 1, "insufficient": 0},
+                "judged": 3,
+                "failures": [f"{SKIN}: mean_score_gap", f"{INTERSECTION}: mean_score_gap"],
+                "inconclusive": [f"{SEX}: mean_score_gap"],
+                "not_judged": [],
+                "error_control": ERROR_CONTROL,
             },
             "score_artifact_sha256": digest("scores"),
             "evidence_sha256": digest("evidence"),
@@ -218,7 +232,11 @@ _CONTEXT = {
             "mean_score_gap": "highest group mean score minus the lowest",
             "selection_rate_gap": "highest selection rate minus the lowest (demographic parity difference)",
         },
+        "plain": "A gap is judged by comparing every pair of groups.",
         "bootstrap": "Poisson bootstrap weights as a deterministic function of (item key, replicate, seed).",
+        "interval_rule": "For every pair of groups judged on a figure, the signed difference d gets a standard error.",
+        "n_needed": "n_needed, given with an inconclusive verdict, is the number of items per group at which the "
+        "pair of groups that decides the verdict would settle it with 80% power.",
         "verdict_rule": "pass if the interval's upper bound is below the threshold, fail if its lower bound is "
         "above it, inconclusive otherwise",
         "libraries": {

@@ -105,3 +105,51 @@ def test_it_does_not_change_the_context_it_is_given():
     context = sample_context()
     render_html(context)
     assert context == sample_context()
+
+
+def summary_of(html: str) -> str:
+    return " ".join(html[html.index('id="summary"') : html.index('id="attributes"')].split())
+
+
+def methodology_of(html: str) -> str:
+    return " ".join(html[html.index('id="methodology"') : html.index('id="signoff"')].split())
+
+
+def test_the_summary_shows_each_runs_audit_verdict_and_what_it_rests_on():
+    summary = summary_of(render_html(sample_context()))
+    verdicts = summary[summary.index('class="figures run-verdicts"') :].split("</table>")[0]
+    assert "demo-face-scorer 2026.4 on demo-2026-Q4" in verdicts and '<span class="badge fail">Fail</span>' in verdicts
+    assert "2 fail, 1 inconclusive, 0 pass" in verdicts and "of 3 judged gaps and ratios" in verdicts
+    assert "Failing: skin_tone:monk_3: mean_score_gap; skin_tone:monk_3 &amp; sex: mean_score_gap" in verdicts
+
+
+def test_a_ratio_verdict_is_a_summary_line_with_the_ratio_threshold():
+    context = sample_context()
+    context["summary"].append(
+        {"model": "demo-face-scorer 2026.4", "attribute": "sex", "metric": "disparate_impact_ratio", "value": 0.8998,
+         "ci": [0.8512, 0.9511], "threshold": 0.8, "verdict": "pass", "n_needed": None, "scale": "ratio"}
+    )  # fmt: skip
+    summary = summary_of(render_html(context))
+    assert "3 verdicts on 2 audited attributes across 1 audit run: 1 fail, 1 inconclusive, 1 pass." in summary
+    line = summary[summary.index("disparate_impact_ratio") :].split("</tr>")[0]
+    assert "0.8998" in line and "0.80" in line and "Pass" in line and "ratio: passes above" in line
+
+
+def test_the_methodology_describes_the_construction_in_plain_words_then_the_rule_and_the_error_control():
+    methodology = methodology_of(render_html(sample_context()))
+    plain = methodology.index("A gap is judged by comparing every pair of groups.")
+    assert plain < methodology.index("the signed difference d gets a standard error")
+    assert "Error control across the verdicts of a run" in methodology
+    assert "the chance that any FAIL in this audit is false is at most 5%" in methodology
+    assert "n_needed, given with an inconclusive verdict" in methodology
+    assert "ratio threshold 0.80" in methodology
+
+
+def test_a_context_frozen_before_audit_verdicts_and_ratio_thresholds_still_renders():
+    context = sample_context()
+    del context["runs"][0]["verdict"], context["runs"][0]["policy"]["ratio_threshold"]
+    for key in ("plain", "interval_rule", "n_needed"):
+        del context["methodology"][key]
+    html = render_html(context)
+    assert "run-verdicts" not in html and "Error control across" not in html
+    assert "ratio threshold 0.80" not in methodology_of(html)
