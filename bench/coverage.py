@@ -64,6 +64,7 @@ THRESHOLD = 0.05
 CONFIDENCE = 0.95
 KAPPA = 5.0
 BASE_MEAN = 0.5
+RATIO_THRESHOLD = 0.8
 MIN_COVERAGE = 0.93
 MAX_FALSE_FAIL_GROUPING = 0.025
 MAX_FALSE_FAIL_RUN = 0.05
@@ -80,6 +81,22 @@ class Scenario:
     means: tuple[float, ...] = ()
     min_group_size: int = 30
     run_level: bool = False  # scenario 7: three independent attributes
+    rates: tuple[float, ...] = ()  # ratio scenarios: each group's true selection rate (scores drawn apart)
+
+    @property
+    def metric(self) -> str:
+        return "disparate_impact_ratio" if self.rates else "mean_score_gap"
+
+    @property
+    def limit(self) -> float:
+        return RATIO_THRESHOLD if self.rates else THRESHOLD
+
+    def fail_is_false(self) -> bool:
+        """Whether the truth is on the side where a FAIL is an error (at or inside the limit)."""
+        return self.true_gap >= self.limit if self.rates else self.true_gap <= self.limit
+
+    def pass_is_false(self) -> bool:
+        return self.true_gap <= self.limit if self.rates else self.true_gap >= self.limit
 
     @property
     def attributes(self) -> tuple[str, ...]:
@@ -98,6 +115,10 @@ SCENARIOS = (
     Scenario(5, "6 x 700, range = thr", THRESHOLD, (700,) * 6, _spaced(6)),
     Scenario(6, "12 x 300, range = thr", THRESHOLD, (300,) * 12, _spaced(12)),
     Scenario(7, "run: 3 attrs x 2, = thr", THRESHOLD, run_level=True),
+    Scenario(8, "20 x 30, gap 0", 0.0, (30,) * 20, (BASE_MEAN,) * 20),
+    Scenario(9, "20 x 30, range = thr", THRESHOLD, (30,) * 20, _spaced(20)),
+    Scenario(10, "DI 2 x 500, ratio = 0.8", 0.8, (500, 500), rates=(0.5, 0.4)),
+    Scenario(11, "DI 5,000 vs 40, rate .003", 1.0, (5000, 40), rates=(0.003, 0.003)),
 )
 RUN_ITEMS = 3000
 RUN_BASE_MEAN = 0.40
@@ -118,14 +139,17 @@ def make_data(scenario: Scenario, dataset: int, seed: int):
         n = int(sizes.sum())
         code = np.repeat(np.arange(len(sizes)), sizes).astype(np.int32)
         codes = {"group": code}
-        mean = np.asarray(scenario.means)[code]
+        mean = np.asarray(scenario.means or (BASE_MEAN,) * len(sizes))[code]
         groups = {"group": tuple(f"g{i}" for i in range(len(sizes)))}
     scores = rng.beta(mean * KAPPA, (1 - mean) * KAPPA)
+    selected = scores >= 0.5
+    if scenario.rates:  # selection drawn at the true rates; the scores play no part in the ratio
+        selected = rng.random(n) < np.asarray(scenario.rates)[codes["group"]]
     keys = np.array([f"s{scenario.number}-d{dataset}-{i}" for i in range(n)], dtype=object)
     return AuditData(
         keys=keys,
         scores=scores,
-        selected=scores >= 0.5,
+        selected=selected,
         attributes={name: GroupCodes(codes[name], groups[name]) for name in scenario.attributes},
     )
 
@@ -140,7 +164,7 @@ def audit_spec(scenario: Scenario, dataset: int, seed: int, replicates: int):
         replicates=replicates,
         seed=(seed * 10 + scenario.number) * 1_000_000 + dataset,  # a different bootstrap per data set
         min_group_size=scenario.min_group_size,
-        metrics=("mean_score_gap",),
+        metrics=(scenario.metric,),
         intersections=False,
     )
 
@@ -156,7 +180,7 @@ def simulate(number: int, datasets: list[int], seed: int, replicates: int, threa
         findings = audit(data, audit_spec(scenario, dataset, seed, replicates), threads=threads)
         per_attribute = {}
         for name in scenario.attributes:
-            gap = findings["attributes"][name]["mean_score_gap"]
+            gap = findings["attributes"][name]["gaps"][scenario.metric]
             ci = gap.get("ci") or [None, None]
             per_attribute[name] = (ci[0], ci[1], gap.get("verdict"))
         run = findings.get("verdict")
@@ -207,8 +231,8 @@ def summarise(scenario: Scenario, results: list[dict]) -> dict:
     n = len(verdicts)
     summary = {
         "coverage": coverage,
-        "false_fail": Rate(sum(v == "fail" for v in verdicts), n) if truth <= THRESHOLD else None,
-        "false_pass": Rate(sum(v == "pass" for v in verdicts), n) if truth >= THRESHOLD else None,
+        "false_fail": Rate(sum(v == "fail" for v in verdicts), n) if scenario.fail_is_false() else None,
+        "false_pass": Rate(sum(v == "pass" for v in verdicts), n) if scenario.pass_is_false() else None,
         "inconclusive": Rate(sum(v not in ("pass", "fail") for v in verdicts), n),
         "insufficient": sum(v == "insufficient" for _, _, v in intervals),
     }
@@ -244,7 +268,8 @@ def main():
     parser.add_argument("--replicates", type=int, default=None, help="bootstrap replicates (default 1000)")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--seed", type=int, default=0, help="base seed of the data and the bootstraps")
-    parser.add_argument("--scenarios", default="1,2,3,4,5,6,7", help="comma-separated scenario numbers")
+    parser.add_argument("--scenarios", default=",".join(str(s.number) for s in SCENARIOS),
+                        help="comma-separated scenario numbers")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="smoke run: 40 data sets, 200 replicates")
     args = parser.parse_args()
     datasets = args.datasets or (40 if args.quick else 400)
@@ -260,7 +285,8 @@ def main():
     print(f"  confidence {CONFIDENCE}, no intersections; scores Beta(m*{KAPPA:g}, (1-m)*{KAPPA:g});")
     print(f"  {workers} process(es) x {threads} engine thread(s); seed {args.seed}")
     print("  nominal: coverage 95% (target >= 93%); false FAIL <= 2.5% per grouping, <= 5% per run (7);")
-    print("  false PASS <= 5%")
+    print("  false PASS <= 5%; scenarios 10-11 judge the disparate impact ratio against 0.8 (their 'true gap'")
+    print("  is the true ratio; a FAIL is false when the true ratio is at or over 0.8)")
 
     results: dict[int, list[dict]] = {s.number: [] for s in scenarios}
     with ProcessPoolExecutor(workers) as pool:

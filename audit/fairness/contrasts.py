@@ -2,18 +2,26 @@
 
 For a measure m and two groups i and j judged on it, d_ij = m_i - m_j (on the log scale for ratios).
 Its standard error comes from the same Poisson replicates as everything else:
-se_ij = sqrt(v_i + v_j), v_g the variance of group g's replicates (groups are disjoint, so their
-replicates are independent), floored for a rate at the Agresti-Coull variance p~(1 - p~) / (m + 4),
-p~ = (x + 2) / (m + 4), so that a rate of 0 or 1 never claims certainty. Per replicate b,
+se_ij = sqrt(v_i + v_j), v_g the variance of group g's replicates times m / (m - 1) (the bootstrap's
+plug-in variance is biased by (m - 1) / m; groups are disjoint, so their replicates are independent),
+floored for a rate at the Agresti-Coull variance p~(1 - p~) / (m + 4), p~ = (x + 2) / (m + 4), so that
+a rate of 0 or 1 never claims certainty; on the log scale the floor is the width of the rate's exact
+(Clopper-Pearson) 95% interval on the log scale over 2 x 1.96, which is wide for a group with few events
+and infinite for one with none: such a group can never make a ratio look credibly far from 1, nor
+credibly close. Per replicate b,
 t_ij(b) = ((m_i(b) - m_i) - (m_j(b) - m_j)) / se_ij, and T(b) = max over the pairs of |t_ij(b)|.
-The c-quantile of T (c the confidence) makes d_ij +/- c * se_ij simultaneous bands: with probability c
-every pair's true difference lies in its band at once. One T taken over several sets of pairs (the
-metrics and groupings of a run) gives bands simultaneous over all of them.
+The c-quantile of T (c the confidence), widened from the normal to Student's t with 2(m_min - 1)
+degrees of freedom for the noise of the estimated variances (m_min: the smallest group compared),
+makes d_ij +/- c * se_ij simultaneous bands: with probability c every pair's true difference lies in
+its band at once. One T taken over several sets of pairs (the metrics and groupings of a run) gives
+bands simultaneous over all of them.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import beta, norm
+from scipy.stats import t as student
 
 from audit.fairness.measures import Measure
 
@@ -30,6 +38,7 @@ class Contrasts:
     se: np.ndarray
     variance_n: np.ndarray  # se^2 scaled to one item per group: v_i * m_i + v_j * m_j (for n_needed)
     denominators: np.ndarray  # the smaller of the pair's denominators
+    items_per_unit: np.ndarray  # items per unit of the rate's denominator (n / m; 1 for means), the pair's larger
     t_max: np.ndarray  # per replicate, max |t| over these pairs (NaN where no pair is defined)
     undefined_replicates: int  # replicates in which some pair's figure was undefined
 
@@ -37,10 +46,14 @@ class Contrasts:
     def pairs(self) -> int:
         return len(self.d)
 
+    @property
+    def degrees_of_freedom(self) -> float | None:
+        return float(2 * (self.denominators.min() - 1)) if self.pairs else None
+
     def __or__(self, other: "Contrasts") -> "Contrasts":
         return Contrasts(
             *(np.concatenate([getattr(self, f), getattr(other, f)]) for f in
-              ("first", "second", "d", "se", "variance_n", "denominators")),
+              ("first", "second", "d", "se", "variance_n", "denominators", "items_per_unit")),
             t_max=np.fmax(self.t_max, other.t_max),
             undefined_replicates=max(self.undefined_replicates, other.undefined_replicates),
         )  # fmt: skip
@@ -52,14 +65,27 @@ def transformed(measure: Measure, *, log: bool) -> tuple[np.ndarray, np.ndarray]
     if not measure.rate:
         return values, np.zeros(len(values))
     m = measure.denominator[:, 0]
+    x = measure.numerator[:, 0]
     with np.errstate(divide="ignore", invalid="ignore"):
-        smoothed = (measure.numerator[:, 0] + 2) / (m + 4)
         if log:
             # A rate of 0 is taken as half a count for its logarithm; the ratio itself stays exact.
             floor_rate = 0.5 / measure.denominator
             values = np.log(np.where(np.isnan(values) | (values > 0), values, floor_rate))
-            return values, (1 - smoothed) / (smoothed * (m + 4))
+            low, high = _exact_limits(x, m)
+            return values, ((np.log(high) - np.log(low)) / (2 * INTERVAL_Z)) ** 2
+        smoothed = (x + 2) / (m + 4)
         return values, smoothed * (1 - smoothed) / (m + 4)
+
+
+INTERVAL_Z = 1.959963984540054  # a 95% interval's width, read as a standard error on the log scale
+
+
+def _exact_limits(x: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Clopper-Pearson 95% limits of a rate x / m (0 below when x = 0)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        low = np.where(x > 0, beta.ppf(0.025, np.maximum(x, 1e-12), m - x + 1), 0.0)
+        high = np.where(x < m, beta.ppf(0.975, x + 1, np.maximum(m - x, 1e-12)), 1.0)
+    return low, high
 
 
 def pairwise(measure: Measure, judged: np.ndarray, *, log: bool = False, versus: int | None = None) -> Contrasts:
@@ -69,9 +95,11 @@ def pairwise(measure: Measure, judged: np.ndarray, *, log: bool = False, versus:
     replicates = values[:, 1:]
     with np.errstate(invalid="ignore"):
         deviations = replicates - point[:, None]
-    spread = replicate_variance(replicates)
-    variance = np.fmax(spread, floor)
     m = measure.denominator[:, 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        spread = replicate_variance(replicates) * np.where(m > 1, m / (m - 1), np.nan)
+        per_unit = np.where(m > 0, measure.items[:, 0] / m, np.nan)
+    variance = np.fmax(spread, floor)
 
     groups = np.flatnonzero(judged)
     if versus is None:
@@ -100,6 +128,7 @@ def pairwise(measure: Measure, judged: np.ndarray, *, log: bool = False, versus:
         se=se,
         variance_n=variance[first] * m[first] + variance[second] * m[second],
         denominators=np.minimum(m[first], m[second]),
+        items_per_unit=np.maximum(per_unit[first], per_unit[second]),
         t_max=t_max,
         undefined_replicates=undefined,
     )
@@ -115,12 +144,18 @@ def replicate_variance(replicates: np.ndarray) -> np.ndarray:
         return np.where(k > 1, squares.sum(axis=1) / (k - 1), np.nan)
 
 
-def critical_value(t_max: np.ndarray, confidence: float) -> float | None:
-    """The confidence-quantile of the replicates' max |t|; None when no replicate defines one."""
+def critical_value(t_max: np.ndarray, confidence: float, degrees_of_freedom: float | None = None) -> float | None:
+    """The confidence-quantile of the replicates' max |t|, carried from the normal to Student's t with
+    `degrees_of_freedom` (t quantile at the normal probability of the bootstrap's); None when no
+    replicate defines one. It is never below one pair's normal quantile."""
     finite = t_max[np.isfinite(t_max)]
     if len(finite) == 0:
         return None
-    return float(np.quantile(finite, confidence, method="higher"))
+    # Never below one pair's normal quantile: replicates without variation would otherwise shrink it to 0.
+    critical = max(float(np.quantile(finite, confidence, method="higher")), float(norm.isf((1 - confidence) / 2)))
+    if degrees_of_freedom is not None and degrees_of_freedom >= 1:
+        critical = float(student.isf(norm.sf(critical), degrees_of_freedom))
+    return critical
 
 
 def gap_interval(c: Contrasts, critical: float) -> tuple[float, float]:

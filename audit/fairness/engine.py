@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from audit.fairness import impact, ranking
+from audit.fairness import calibration, impact, ranking
 from audit.fairness.comparisons import versus_reference
 from audit.fairness.contrasts import Contrasts, critical_value, gap_interval, pairwise
 from audit.fairness.data import AuditData
@@ -89,7 +89,8 @@ def findings(
     run_t = np.full(spec.replicates, np.nan)
     for c in family:
         run_t = np.fmax(run_t, c.t_max)
-    run_critical = critical_value(run_t, spec.confidence) if family else None
+    dof = min((c.degrees_of_freedom for c in family), default=None)
+    run_critical = critical_value(run_t, spec.confidence, dof) if family else None
 
     attributes, intersections, verdicts = {}, {}, []
     for name, p in prepared.items():
@@ -152,7 +153,8 @@ def _insufficient(g: Grouping, judged: np.ndarray) -> tuple[str, ...]:
 
 def _no_pairs(c: Contrasts) -> Contrasts:
     empty = np.zeros(0)
-    return Contrasts(empty, empty, empty, empty, empty, empty, np.full(len(c.t_max), np.nan), c.undefined_replicates)
+    return Contrasts(empty, empty, empty, empty, empty, empty, empty, np.full(len(c.t_max), np.nan),
+                     c.undefined_replicates)
 
 
 def _section(p: _Grouping, data: AuditData, spec: AuditSpec, run_critical: float | None, family: int) -> Section:
@@ -186,7 +188,8 @@ def _layout_of(measures):
 def _gap(p: _Prepared, spec: AuditSpec, run_critical: float | None, family: int) -> Gap:
     ratio = p.metric in RATIO_METRICS
     judged = p.metric in spec.judged
-    critical = run_critical if judged else critical_value(p.contrasts.t_max, spec.confidence)
+    critical = run_critical if judged else critical_value(p.contrasts.t_max, spec.confidence,
+                                                              p.contrasts.degrees_of_freedom)
     ci = (None, None)
     if p.value is not None and critical is not None and p.contrasts.pairs:
         low, high = gap_interval(p.contrasts, critical)
@@ -211,9 +214,10 @@ def _gap(p: _Prepared, spec: AuditSpec, run_critical: float | None, family: int)
 
 
 def _groups(g, measures, count, judged, data, spec) -> dict[str, GroupResult]:
-    auc = None
+    auc, bins = None, None
     if "tpr" in measures:
         auc = ranking.aucs(data, g.attributes, len(g.labels), spec.confidence)
+        bins = calibration.bin_differences(g, _layout_of(measures))
     result = {}
     for i, label in enumerate(g.labels):
         figures, undefined = {}, {}
@@ -224,7 +228,9 @@ def _groups(g, measures, count, judged, data, spec) -> dict[str, GroupResult]:
                 continue
             m = measures[name]
             value = number(m.values[i, 0])
-            if m.rate:
+            if name == "expected_calibration_error":
+                ci = calibration.ece_interval(bins[i], float(count["n"][i]), spec.confidence)
+            elif m.rate:
                 ci = wilson(m.numerator[i, 0], m.denominator[i, 0], spec.confidence) if count["n"][i] >= 2 else None
             else:
                 ci = percentile(m.values[i], spec.confidence) if count["n"][i] >= 2 else None

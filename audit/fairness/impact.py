@@ -2,9 +2,10 @@
 
 Categories with under 2% of the rows are left out of the ratios (the rules allow it) but still listed
 with their n and rate; a category named as unknown ("unknown", "not disclosed", ...) is counted as rows
-of unknown category and left out too. The interval of a ratio is simultaneous over the categories, on
-the log scale, from the same replicates. For continuous scores the scoring rate is the share of a
-category scoring above the whole sample's median.
+of unknown category and left out too. The intervals of the ratios are simultaneous over the categories,
+on the log scale, from the same replicates, and allow for the highest category being chosen from the
+data. For continuous scores the scoring rate is the share of a category scoring above the whole
+sample's median.
 """
 
 import math
@@ -29,20 +30,32 @@ def is_unknown(label: str) -> bool:
 
 
 def _ratios(measure: Measure, included: np.ndarray, confidence: float):
-    """Per group (value, ci) against the highest included rate; the highest's index."""
+    """Per included group (value, ci) against the highest included rate; the highest's index.
+
+    The highest category is itself chosen from the data, so each interval comes from bands over every
+    pair: log(r_g / max_h r_h) = min_h (log r_g - log r_h) lies in [min_h L_gh, min(0, min_h U_gh)].
+    """
     points = np.where(included, measure.values[:, 0], np.nan)
     if not np.isfinite(points).any() or np.nanmax(points) <= 0:
         return {}, None
     top = int(np.nanargmax(points))
-    c = pairwise(measure, included, log=True, versus=top)
-    critical = critical_value(c.t_max, confidence)
+    c = pairwise(measure, included, log=True)
+    critical = critical_value(c.t_max, confidence, c.degrees_of_freedom)
+    groups = np.flatnonzero(included)
+    low = np.full(len(points), np.inf)
+    high = np.zeros(len(points))
+    if critical is not None:
+        for first, second, d, se in zip(c.first, c.second, c.d, c.se, strict=True):
+            for g, difference in ((first, d), (second, -d)):  # log r_g - log r_h, for both ends of the pair
+                low[g] = min(low[g], difference - critical * se)
+                high[g] = min(high[g], difference + critical * se)
     result = {}
-    for i, d, se in zip(c.first, c.d, c.se, strict=True):
-        value = float(points[i] / points[top])
+    for g in groups:
+        value = float(points[g] / points[top])
         ci = (None, None)
-        if critical is not None:
-            ci = (min(math.exp(d - critical * se), value), max(math.exp(d + critical * se), value))
-        result[int(i)] = (value, ci)
+        if critical is not None and c.pairs:
+            ci = (min(math.exp(low[g]), value), max(math.exp(high[g]), value))
+        result[int(g)] = (value, ci)
     return result, top
 
 
@@ -56,8 +69,8 @@ def impact_ratios(g: Grouping, measures: dict[str, Measure], confidence: float):
     result = {}
     for i, label in enumerate(g.labels):
         reason = UNKNOWN_CATEGORY if unknown[i] else SMALL if small[i] else HIGHEST if i == top else None
-        value, ci = selection.get(i, (1.0 if i == top else None, (None, None)))
-        s_value, s_ci = scoring.get(i, (1.0 if i == scoring_top else None, (None, None)))
+        value, ci = selection.get(i, (None, (None, None)))
+        s_value, s_ci = scoring.get(i, (None, (None, None)))
         result[label] = ImpactRatio(
             n=int(n[i]),
             selection_rate=number(measures["selection_rate"].values[i, 0]),

@@ -57,6 +57,11 @@ class Measure:
     values: np.ndarray  # groups x (1 + replicates)
     denominator: np.ndarray  # groups x (1 + replicates): n for a mean, the rate's denominator for a rate
     numerator: np.ndarray | None = None  # rates only
+    count: np.ndarray | None = None  # the groups' items (n) where the denominator is another count
+
+    @property
+    def items(self) -> np.ndarray:
+        return self.denominator if self.count is None else self.count
 
     @property
     def rate(self) -> bool:
@@ -98,7 +103,7 @@ def group_measures(g: Grouping, layout: Layout) -> dict[str, Measure]:
     with np.errstate(divide="ignore", invalid="ignore"):
 
         def rate(numerator, denominator):
-            return Measure(numerator / denominator, denominator, numerator)
+            return Measure(numerator / denominator, denominator, numerator, n)
 
         def mean(total):
             return Measure(total / n, n)

@@ -24,7 +24,8 @@ def run_verdict(verdicts: tuple[Verdict, ...], spec: AuditSpec, family: int) -> 
               for outcome in (VERDICT_PASS, VERDICT_FAIL, VERDICT_INCONCLUSIVE, VERDICT_INSUFFICIENT)}  # fmt: skip
     if counts[VERDICT_FAIL]:
         overall = VERDICT_FAIL
-    elif counts[VERDICT_INCONCLUSIVE]:
+    elif counts[VERDICT_INCONCLUSIVE] or (counts[VERDICT_INSUFFICIENT] and counts[VERDICT_PASS]):
+        # A grouping that could not be judged leaves the audit open: it cannot pass on the others alone.
         overall = VERDICT_INCONCLUSIVE
     elif counts[VERDICT_PASS]:
         overall = VERDICT_PASS

@@ -9,7 +9,9 @@
 - INCONCLUSIVE otherwise, with n_needed: the per-group size at which the deciding pair would settle with
   80% power if its true difference were the observed one, or a fifth of the limit away from the limit
   when the observation is nearer (a gap sitting on the threshold can never be settled). With every group
-  at n items, se_ij^2 = (v_i m_i + v_j m_j) / n, so n = (k + z_power)^2 (v_i m_i + v_j m_j) / distance^2.
+  at m units of the figure's denominator, se_ij^2 = (v_i m_i + v_j m_j) / m, so
+  m = (k + z_power)^2 (v_i m_i + v_j m_j) / distance^2; for a rate whose denominator is a share of the items
+  (positives for TPR), n_needed counts items: m times the pair's larger n / m.
 
 Ratios are judged on the log scale: the ratio min/max is exp(-max |log r_i - log r_j|) and its limit
 -log(ratio threshold).
@@ -56,16 +58,18 @@ def judge(c: Contrasts, *, limit: float, critical: float | None, confidence: flo
 def _n_needed(c, size, pass_bounds, limit, critical, one_sided) -> int | None:
     power = z_one_sided(POWER)
     distance = np.maximum(np.abs(size - limit), MARGIN * limit)
+    # In units of the rate's denominator (positives for TPR, say), then in items: n / m items per unit.
+    units = c.variance_n / distance**2
     if size.max() > limit:  # settled by the easiest pair to show over the limit
-        deciding = size > limit
-        needed = (critical + power) ** 2 * c.variance_n[deciding] / distance[deciding] ** 2
-        now, n = c.denominators[deciding], float(needed.min())
-        now = float(now[int(np.argmin(needed))])
+        deciding = np.flatnonzero(size > limit)
+        needed = (critical + power) ** 2 * units[deciding] * c.items_per_unit[deciding]
+        pick = deciding[int(np.argmin(needed))]
     else:  # settled when the hardest pair still over the limit passes
-        deciding = pass_bounds >= limit
-        needed = (one_sided + power) ** 2 * c.variance_n[deciding] / distance[deciding] ** 2
-        n = float(needed.max())
-        now = float(c.denominators[deciding][int(np.argmax(needed))])
+        deciding = np.flatnonzero(pass_bounds >= limit)
+        needed = (one_sided + power) ** 2 * units[deciding] * c.items_per_unit[deciding]
+        pick = deciding[int(np.argmax(needed))]
+    n = float(needed.min() if size.max() > limit else needed.max())
+    now = float(c.denominators[pick] * c.items_per_unit[pick])
     if not math.isfinite(n):
         return None
     return int(max(math.ceil(n), now + 1))

@@ -18,12 +18,13 @@ from audit.fairness.verdicts import (
 )
 
 
-def contrasts(d, se, *, variance_n=None, denominators=None) -> Contrasts:
+def contrasts(d, se, *, variance_n=None, denominators=None, per_unit=None) -> Contrasts:
     d, se = np.asarray(d, dtype=float), np.asarray(se, dtype=float)
     return Contrasts(
         first=np.arange(len(d)), second=np.arange(len(d)) + 1, d=d, se=se,
         variance_n=np.asarray(variance_n if variance_n is not None else se**2 * 100, dtype=float),
         denominators=np.asarray(denominators if denominators is not None else [100] * len(d), dtype=float),
+        items_per_unit=np.ones(len(d)) if per_unit is None else np.asarray(per_unit, dtype=float),
         t_max=np.zeros(10), undefined_replicates=0,
     )  # fmt: skip
 
@@ -101,3 +102,11 @@ def test_n_needed_is_always_more_than_the_groups_have_now():
 def test_without_pairs_or_a_critical_value_the_gap_is_insufficient():
     assert judge(contrasts([], []), limit=0.05, critical=2.0, confidence=0.95).verdict == VERDICT_INSUFFICIENT
     assert judge(contrasts([0.1], [0.01]), limit=0.05, critical=None, confidence=0.95).verdict == VERDICT_INSUFFICIENT
+
+
+def test_n_needed_for_a_rate_counts_items_not_positives():
+    # TPR's denominator is the positives, a twentieth of the items: the items needed are twenty times the positives.
+    c = contrasts([0.06, 0.08], [0.02, 0.02], variance_n=[0.04, 0.04], denominators=[150, 150], per_unit=[20, 20])
+    verdict = judge(c, limit=0.05, critical=2.5, confidence=0.95)
+    positives = (2.5 + z_one_sided(POWER)) ** 2 * 0.04 / 0.03**2
+    assert verdict.n_needed == math.ceil(positives * 20)
