@@ -45,10 +45,10 @@ def _ratios(measure: Measure, included: np.ndarray, confidence: float):
     low = np.full(len(points), np.inf)
     high = np.zeros(len(points))
     if critical is not None:
-        for first, second, d, se in zip(c.first, c.second, c.d, c.se, strict=True):
-            for g, difference in ((first, d), (second, -d)):  # log r_g - log r_h, for both ends of the pair
-                low[g] = min(low[g], difference - critical * se)
-                high[g] = min(high[g], difference + critical * se)
+        with np.errstate(invalid="ignore"):
+            for ends, d in ((c.first, c.d), (c.second, -c.d)):  # log r_g - log r_h, for both ends of a pair
+                np.minimum.at(low, ends, d - critical * c.se)
+                np.minimum.at(high, ends, d + critical * c.se)
     result = {}
     for g in groups:
         value = float(points[g] / points[top])
