@@ -18,16 +18,22 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-# The demo lives in its own folder (database and files), rebuilt on every run.
+# The demo lives in its own folder (database and files), rebuilt on every run. Its commands run as production
+# does, with DEBUG off: a secret key made for the demo (kept in its folder, so `make serve-demo` signs the same
+# sessions) and the local host names.
 DEMO_VAR := var/demo
-DEMO_ENV := VAR_DIR=$(DEMO_VAR) DATABASE_URL=sqlite:///$(CURDIR)/$(DEMO_VAR)/platform.sqlite3
+DEMO_SECRET := $(DEMO_VAR)/secret-key
+DEMO_ENV := VAR_DIR=$(DEMO_VAR) DATABASE_URL=sqlite:///$(CURDIR)/$(DEMO_VAR)/platform.sqlite3 \
+	SECRET_KEY="$$(cat $(DEMO_SECRET))" ALLOWED_HOSTS=localhost,127.0.0.1
 
 demo: $(STAMP)
 	rm -rf $(DEMO_VAR)
-	VAR_DIR=$(DEMO_VAR) DATABASE_URL=sqlite:///$(CURDIR)/$(DEMO_VAR)/platform.sqlite3 $(MANAGE) migrate --no-input -v 0
-	VAR_DIR=$(DEMO_VAR) DATABASE_URL=sqlite:///$(CURDIR)/$(DEMO_VAR)/platform.sqlite3 $(MANAGE) seed_demo --subjects $(DEMO_SUBJECTS) --demo-users
-	VAR_DIR=$(DEMO_VAR) DATABASE_URL=sqlite:///$(CURDIR)/$(DEMO_VAR)/platform.sqlite3 $(MANAGE) train_demo_model
-	VAR_DIR=$(DEMO_VAR) DATABASE_URL=sqlite:///$(CURDIR)/$(DEMO_VAR)/platform.sqlite3 $(MANAGE) build_evaluation_set --name demo-2026-Q4 --dataset demo-faces --kind tabular --stratify skin_tone:monk_3 --stratify sex --per-stratum 150 --seed 1 --freeze
+	mkdir -p $(DEMO_VAR)
+	$(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))" > $(DEMO_SECRET)
+	$(DEMO_ENV) $(MANAGE) migrate --no-input -v 0
+	$(DEMO_ENV) $(MANAGE) seed_demo --subjects $(DEMO_SUBJECTS) --demo-users
+	$(DEMO_ENV) $(MANAGE) train_demo_model
+	$(DEMO_ENV) $(MANAGE) build_evaluation_set --name demo-2026-Q4 --dataset demo-faces --kind tabular --stratify skin_tone:monk_3 --stratify sex --per-stratum 150 --seed 1 --freeze
 	$(DEMO_ENV) $(MANAGE) define_policy --name demo-quarterly --attribute skin_tone:monk_3 --attribute sex --threshold 0.05 --bootstrap 1000 --check-against demo-2026-Q4
 	@# A real worker executes the run; it stops when the demo does.
 	$(DEMO_ENV) $(MANAGE) db_worker --no-startup-delay --interval 0.2 --no-reload -v 0 & worker=$$!; \
@@ -53,15 +59,18 @@ test: $(STAMP) lint
 test-postgres: $(STAMP)
 	DATABASE_URL=$${DATABASE_URL:-$(PG_TEST_URL)} $(BIN)/pytest
 
+# The development server is the one place DEBUG is on (config/settings.py defaults it to off).
 serve: $(STAMP)
-	$(MANAGE) migrate --no-input -v 0
-	$(MANAGE) runserver 127.0.0.1:8000
+	DEBUG=1 $(MANAGE) migrate --no-input -v 0
+	DEBUG=1 $(MANAGE) runserver 127.0.0.1:8000
 
 serve-demo: $(STAMP)
-	VAR_DIR=$(DEMO_VAR) DATABASE_URL=sqlite:///$(CURDIR)/$(DEMO_VAR)/platform.sqlite3 $(MANAGE) runserver 127.0.0.1:8000
+	@test -f $(DEMO_SECRET) || { echo "No demo yet: run make demo first"; exit 1; }
+	DEBUG=1 $(DEMO_ENV) $(MANAGE) runserver 127.0.0.1:8000
 
+# The benchmarks import the settings themselves; they keep running under the development settings.
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	DEBUG=$${DEBUG:-1} $(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

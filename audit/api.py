@@ -8,7 +8,7 @@ import orjson
 from django.http import Http404, HttpResponse
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from ninja.responses import Status
 
 from audit import services
@@ -18,7 +18,7 @@ from audit.fairness.spec import FOUR_FIFTHS, HEADLINE
 from audit.models import PERIOD, AuditPolicy, AuditRun, GapResult, GroupResult, IllegalTransition, Verdict
 from audit.selectors import findings_of
 from consent.errors import RuleViolation
-from core.api import FieldError, allowed
+from core.api import FieldError, LimitOffsetPages, allowed
 from core.audit_log import Actor
 from scoring.models import EvaluationSet, ModelVersion
 from scoring.selectors import evaluation_set_by_name, model_version_by_label
@@ -32,7 +32,6 @@ RunVerdictValue = Enum("RunVerdictValue", {value: value for value in Verdict.val
 VIEW_RUNS = "audit.view_auditrun"
 VIEW_RESULTS = (VIEW_RUNS, "audit.view_groupresult", "audit.view_gapresult")
 START_RUNS = "audit.start_audit_run"
-MAX_PAGE = 100  # the most runs a page of the list holds, whatever `limit` asks for
 
 
 # Policies --------------------------------------------------------------------------------------
@@ -246,7 +245,7 @@ def start_run(request, payload: StartRunIn):
 
 
 @router.get("/runs", auth=allowed(VIEW_RUNS), response=list[RunOut], summary="List audit runs")
-@paginate(LimitOffsetPagination, max_limit=MAX_PAGE)
+@paginate(LimitOffsetPages)
 def list_runs(
     request,
     period: str | None = Query(None, pattern=PERIOD.pattern, description="a reporting quarter, e.g. 2026-Q4"),

@@ -1,13 +1,15 @@
 """Every write of the audit app: policies and audit runs (queued -> running -> succeeded / failed / cancelled)."""
 
 import logging
+import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 import orjson
 import pandas as pd
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from audit.fairness import AttributeSpec, AuditInputError, AuditSpec, CrossCheckError, evidence_for, from_frame
@@ -174,7 +176,12 @@ def retry_audit_run(*, actor: Actor, run: AuditRun) -> AuditRun:
 
 
 def reap_stale_runs(*, now=None) -> list[AuditRun]:
-    """Fail runs whose worker stopped beating (killed or crashed); they stored nothing and can be retried."""
+    """Fail runs whose worker stopped beating (killed or crashed); they stored nothing and can be retried.
+
+    Every worker calls this every AUDIT_RUN_REAP_INTERVAL seconds, between tasks (audit's `db_worker`) and
+    while it runs one (its heartbeat thread), and so does every task as it starts. A queued run whose task
+    ended without starting it (its worker lost the database at that moment) is failed too, so it can be retried.
+    """
     now = now or timezone.now()
     limit = now - timedelta(seconds=settings.AUDIT_RUN_STALE_AFTER)
     reaped = []
@@ -188,6 +195,26 @@ def reap_stale_runs(*, now=None) -> list[AuditRun]:
                 "UTC); nothing was stored, and the run can be retried"
             )
             _fail(run, reason)
+        logger.warning("audit run %s failed: %s", run.pk, reason)
+        reaped.append(run)
+    reaped.extend(_reap_queued_runs_without_a_task())
+    return reaped
+
+
+def _reap_queued_runs_without_a_task() -> list[AuditRun]:
+    from django_tasks_db.models import DBTaskResult
+
+    queued = dict(AuditRun.objects.filter(status=Status.QUEUED).exclude(task_id="").values_list("task_id", "pk"))
+    if not queued:
+        return []
+    ended = DBTaskResult.objects.filter(pk__in=list(queued)).finished().values_list("pk", flat=True)
+    reaped = []
+    for task_id in ended:
+        with transaction.atomic():
+            run = AuditRun.objects.select_for_update().get(pk=queued[str(task_id)])
+            if run.status != Status.QUEUED or run.task_id != str(task_id):
+                continue
+            _fail(run, "its task ended before the run started (the worker lost the database); it can be retried")
         reaped.append(run)
     return reaped
 
@@ -211,8 +238,9 @@ def execute_audit_run(run_id: int) -> str:
         run.attempts += 1
         run.save(update_fields=["started_at", "heartbeat_at", "attempts"])
     try:
-        computed, evidence = _compute(run)
-        _store(run, computed, evidence)
+        with _heartbeat(run):
+            computed, evidence = _compute(run)
+            _store(run, computed, evidence)
     except _Cancelled:
         return Status.CANCELLED
     except (RuleViolation, AuditInputError, CrossCheckError) as exc:
@@ -222,6 +250,40 @@ def execute_audit_run(run_id: int) -> str:
         raise
     run.refresh_from_db()
     return run.status
+
+
+@contextmanager
+def _heartbeat(run: AuditRun):
+    """While the body runs, a thread writes the run's heartbeat every AUDIT_RUN_HEARTBEAT_SECONDS, whatever the
+    body is busy with (one long bootstrap gives no progress to report), and reaps other workers' dead runs.
+
+    The thread is stopped and joined once the body's transactions have ended, so the run's own thread never
+    waits for it while holding a row lock that the beat needs.
+    """
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=_beat_until, args=(stop, run.pk, run.attempts), name=f"audit-run-{run.pk}-heartbeat", daemon=True
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _beat_until(stop: threading.Event, run_id: int, attempt: int) -> None:
+    try:
+        while not stop.wait(settings.AUDIT_RUN_HEARTBEAT_SECONDS):
+            try:
+                AuditRun.objects.filter(pk=run_id, status=Status.RUNNING, attempts=attempt).update(
+                    heartbeat_at=timezone.now()
+                )
+                reap_stale_runs()
+            except DatabaseError as exc:  # a missed beat is survivable; the next one may get through
+                logger.warning("audit run %s: heartbeat not written (%s)", run_id, exc)
+    finally:
+        connection.close()  # this thread's own connection
 
 
 class _Beat:

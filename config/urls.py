@@ -28,3 +28,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", core_views.healthz, name="healthz"),
 ]
+
+# A database that is locked or unreachable when a middleware reads it: the 503 page, not a 500 (core/faults.py).
+handler500 = "core.faults.server_error"

@@ -12,14 +12,14 @@ from datetime import date, datetime
 
 from django.utils import timezone
 from ninja import Field, Router, Schema
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
 from ninja.responses import Status
 from pydantic import AwareDatetime
 
 from consent import ledger, selectors, services
 from consent.errors import RuleViolation
 from consent.models import ConsentEvent, DataItem, EventKind, Notice, Subject
-from core.api import FieldError, allowed
+from core.api import FieldError, PageNumberPages, allowed
 from core.audit_log import Actor
 
 router = Router()
@@ -327,7 +327,7 @@ def subject_detail(request, reference: str):
 # Reading data items ----------------------------------------------------------------------------
 
 
-class ItemPages(PageNumberPagination):
+class ItemPages(PageNumberPages):
     """Ninja's page-number pagination that also reads the page's protected attributes, when permitted.
 
     Attributes are read through consent.selectors.item_attributes, which logs every read, and only

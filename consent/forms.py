@@ -8,10 +8,12 @@ Each render carries a fresh event id, so a form submitted twice records one even
 import uuid
 
 from django import forms
+from django.conf import settings
 
 from consent.errors import RuleViolation
 from consent.models import Channel, Notice
 from consent.rules.purposes import Purpose
+from core.uploads import CappedUploadsForm, size_label
 
 PURPOSE_CHOICES = [(purpose.value, purpose.label) for purpose in Purpose]
 # How the subject gave or withdrew consent. API calls record themselves; a person at a form never picks it.
@@ -24,8 +26,7 @@ def channel_choices(question: str) -> list[tuple[str, str]]:
 
 EVENT_ID_REUSED = "This form was already submitted with other content. Reload the page and record it again."
 CONFIRMATION_MISMATCH = "Type the subject's reference exactly as shown to confirm."
-MAX_IMPORT_BYTES = 200 * 1024 * 1024
-FILE_TOO_LARGE = "The file is larger than 200 MB; import it with the management command instead."
+FILE_TOO_LARGE = "The file is larger than {cap}, the most an upload here takes; import it with the management command."
 
 
 def new_event_id() -> str:
@@ -113,7 +114,11 @@ class EraseForm(EventForm):
         return typed
 
 
-class ImportForm(forms.Form):
+class ImportForm(CappedUploadsForm):
+    """The upload stops at MAX_IMPORT_UPLOAD_BYTES while it streams in (`upload_caps` on the view)."""
+
+    too_large_message = FILE_TOO_LARGE
+
     file = forms.FileField(
         label="File",
         help_text="CSV (UTF-8, header row) or Parquet.",
@@ -122,8 +127,9 @@ class ImportForm(forms.Form):
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        if upload.size > MAX_IMPORT_BYTES:
-            raise forms.ValidationError(FILE_TOO_LARGE)
+        cap = settings.MAX_IMPORT_UPLOAD_BYTES
+        if upload.size > cap:  # kept in case a file arrives some other way than through the capped handler
+            raise forms.ValidationError(FILE_TOO_LARGE.format(cap=size_label(cap)))
         return upload
 
 

@@ -2,10 +2,12 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from django.db import transaction
 from django.utils import timezone
 
+from consent import checkpoints
 from consent.models import ConsentEvent, GuardianConsent, ImportBatch, LedgerHead, Notice, Subject
 from consent.rules import ledger as chain
 from consent.rules.purposes import mask_of
@@ -111,15 +113,26 @@ class LedgerCheck:
     broken_sequence: int | None = None
     broken_event_id: str = ""
     reasons: list[str] = field(default_factory=list)
+    broken_checkpoint: str = ""  # the file name of the first failing checkpoint, when the chain itself holds
+    agreeing_checkpoints: int = 0  # signed checkpoints that the ledger still holds
+    latest_checkpoint: checkpoints.Checkpoint | None = None
 
     @property
     def ok(self) -> bool:
-        return self.broken_sequence is None
+        return self.broken_sequence is None and not self.reasons
 
     def summary(self) -> str:
         if self.ok:
-            return f"OK: {self.count} consent events, chain intact"
-        return f"BROKEN at event #{self.broken_sequence} (event id {self.broken_event_id}): " + "; ".join(self.reasons)
+            text = f"OK: {self.count} consent events, chain intact"
+            if self.latest_checkpoint is not None:
+                latest = self.latest_checkpoint
+                n = self.agreeing_checkpoints
+                text += f"; {n} signed checkpoint{'s agree' if n != 1 else ' agrees'}"
+                text += f" (the latest: event #{latest.sequence}, {latest.moment})"
+            return text
+        where = "" if self.broken_sequence is None else f" at event #{self.broken_sequence}"
+        what = f"checkpoint {self.broken_checkpoint}" if self.broken_checkpoint else f"event id {self.broken_event_id}"
+        return f"BROKEN{where} ({what}): " + "; ".join(self.reasons)
 
 
 _VERIFY_FIELDS = (
@@ -147,8 +160,28 @@ _VERIFY_FIELDS = (
 )
 
 
-def verify() -> LedgerCheck:
-    """Recompute every event's hash in order and stop at the first event that does not match."""
+def verify(*, checkpoint_dirs: list[Path] | None = None) -> LedgerCheck:
+    """Recompute every event's hash in order, stopping at the first event that does not match; then
+    compare the ledger with every signed checkpoint in `checkpoint_dirs` (default: LEDGER_CHECKPOINT_DIR).
+
+    A checkpoint that does not verify, or that the ledger no longer holds, breaks the check too: the
+    first failing one gives `broken_sequence` (the first event of the range it names) when the chain
+    itself is intact, and each one adds its reason.
+    """
+    check = _verify_chain()
+    report = checkpoints.check_checkpoints(checkpoint_dirs)
+    check.agreeing_checkpoints, check.latest_checkpoint = len(report.agreeing), report.latest
+    if report.problems:
+        if check.ok:
+            first = report.problems[0]
+            check.broken_sequence = first.first_sequence
+            check.broken_checkpoint = first.path.name
+            check.broken_event_id = f"(checkpoint {first.path.name})"
+        check.reasons += [problem.message for problem in report.problems]
+    return check
+
+
+def _verify_chain() -> LedgerCheck:
     check = LedgerCheck()
     expected_prev = chain.GENESIS_HASH
     expected_sequence = 0

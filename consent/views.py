@@ -5,9 +5,6 @@ pages without the forms. Every write calls a service (consent/services.py or the
 reads go through consent/selectors.py.
 """
 
-import tempfile
-from pathlib import Path
-
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -23,6 +20,7 @@ from consent.importing.items import import_items
 from consent.models import ImportBatch, Subject
 from consent.rules.age_of_consent import guardian_requirement
 from consent.rules.purposes import Purpose
+from core.uploads import form_data, upload_caps
 from core.web import actor_of, require_permission
 
 VIEW_CONSENT = ("consent.view_subject", "consent.view_consentevent")
@@ -204,27 +202,12 @@ def erase(request, key):
 # Imports -------------------------------------------------------------------------------------
 
 
-def _read_upload(upload) -> readers.Table:
-    """An uploaded CSV or Parquet file as the importers' table of strings; raises ImportFailed."""
-    suffix = Path(upload.name).suffix.lower()
-    if not (suffix[1:].isascii() and suffix[1:].isalnum()):
-        suffix = ""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"upload{suffix}"
-        with path.open("wb") as out:
-            for chunk in upload.chunks():
-                out.write(chunk)
-        table = readers.read_file(path)
-    table.source_name = Path(upload.name).name[:500]
-    return table
-
-
 def _import_page(request, template: str, context: dict, form: ImportForm, run):
     """Shared by both imports: read the upload, run the importer, and list every problem when it refuses."""
     failure = None
     if request.method == "POST" and form.is_valid():
         try:
-            summary = run(_read_upload(form.cleaned_data["file"]))
+            summary = run(readers.read_upload(form.cleaned_data["file"]))
         except ImportFailed as refused:
             failure = refused
         else:
@@ -237,6 +220,7 @@ def _import_page(request, template: str, context: dict, form: ImportForm, run):
 
 @require_http_methods(["GET", "POST"])
 @require_permission(*VIEW_CONSENT, IMPORT_CONSENT)
+@upload_caps(file="MAX_IMPORT_UPLOAD_BYTES")
 def import_consent(request):
     def run(table: readers.Table) -> str:
         result = import_consent_events(
@@ -247,13 +231,14 @@ def import_consent(request):
             f"({result.unchanged} already recorded, {result.new_subjects} new subjects)."
         )
 
-    form = ImportForm(request.POST or None, request.FILES or None)
+    form = ImportForm(**form_data(request))
     context = {"batches": selectors.recent_imports(ImportBatch.Kind.CONSENT)}
     return _import_page(request, "consent/import.html", context, form, run)
 
 
 @require_http_methods(["GET", "POST"])
 @require_permission(*VIEW_DATASETS, IMPORT_ITEMS)
+@upload_caps(file="MAX_IMPORT_UPLOAD_BYTES")
 def import_dataset_items(request, pk: int):
     dataset = _dataset_or_404(pk)
 
@@ -267,7 +252,7 @@ def import_dataset_items(request, pk: int):
             f"({result.unchanged} already present)."
         )
 
-    form = ImportForm(request.POST or None, request.FILES or None)
+    form = ImportForm(**form_data(request))
     context = {
         "dataset": dataset,
         "attributes": dataset.attribute_schema.rules().attributes,

@@ -1,9 +1,13 @@
 """API tokens: issue, revoke, and look up the user behind a presented key."""
 
 import hashlib
+import math
 import secrets
+import time
 from datetime import timedelta
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -54,6 +58,13 @@ def revoke_api_token(*, actor: Actor, token: ApiToken) -> ApiToken:
 
 def user_for_key(key: str):
     """The active user behind a key, or None. Marks the token as used (at most once a minute)."""
+    token = token_for_key(key)
+    return None if token is None else token.user
+
+
+def token_for_key(key: str) -> ApiToken | None:
+    """The unrevoked token of an active user behind a key (its user loaded), or None. Marks it as used (at most
+    once a minute)."""
     if not key or not key.startswith(TOKEN_PREFIX):
         return None
     token = (
@@ -66,4 +77,28 @@ def user_for_key(key: str):
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+    return token
+
+
+RATE_WINDOW_SECONDS = 60
+
+
+def seconds_until_allowed(token: ApiToken, *, now: float | None = None) -> int:
+    """Count one request of `token`; 0 while it is within API_TOKEN_RATE_LIMIT requests this minute, else how
+    many seconds until the next minute starts (the Retry-After of its 429).
+
+    A fixed window per clock minute, counted in the default cache under the token's hash (never its key), so
+    counting costs no database write.
+    """
+    now = time.time() if now is None else now
+    window = int(now // RATE_WINDOW_SECONDS)
+    name = f"api-token-rate:{token.key_hash[:32]}:{window}"
+    cache.add(name, 0, timeout=2 * RATE_WINDOW_SECONDS)
+    try:
+        count = cache.incr(name)
+    except ValueError:  # expired between add and incr
+        cache.set(name, 1, timeout=2 * RATE_WINDOW_SECONDS)
+        count = 1
+    if count <= settings.API_TOKEN_RATE_LIMIT:
+        return 0
+    return max(1, math.ceil((window + 1) * RATE_WINDOW_SECONDS - now))

@@ -5,9 +5,9 @@ from enum import Enum
 
 from django.http import Http404
 from ninja import Field, Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
-from core.api import allowed
+from core.api import LimitOffsetPages, allowed
 from scoring import selectors
 from scoring.models import EvaluationSet, ModelVersion
 
@@ -19,7 +19,6 @@ ModelKind = Enum("ModelKind", {value: value for value in ModelVersion.Kind.value
 
 VIEW_SETS = "scoring.view_evaluationset"
 VIEW_MODELS = "scoring.view_modelversion"
-MAX_PAGE = 100  # the most items a page of a list holds, whatever `limit` asks for
 
 
 class SetDataset(Schema):
@@ -101,7 +100,7 @@ class ModelVersionOut(Schema):
 @router.get(
     "/evaluation-sets", auth=allowed(VIEW_SETS), response=list[EvaluationSetOut], summary="List evaluation sets"
 )
-@paginate(LimitOffsetPagination, max_limit=MAX_PAGE)
+@paginate(LimitOffsetPages)
 def list_evaluation_sets(request, status: SetStatus | None = None):
     """Evaluation sets, newest first, with their manifest hash and how many items were available, eligible
     and drawn; `status=frozen` lists only the sets that can be audited. A page of `limit` sets (at most

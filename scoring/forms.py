@@ -4,16 +4,17 @@ Forms check the shape of the input; the services check the rules. A service's Ru
 names a field, and `add_problems` puts each message next to that field.
 """
 
-import io
 import json
-from pathlib import Path
 
 import pandas as pd
 from django import forms
 from django.urls import reverse
 
+from consent.errors import ImportFailed
+from consent.importing import readers
 from consent.models import CopyrightStatus, Dataset, ItemKind
 from consent.selectors import datasets
+from core.uploads import CappedUploadsForm
 from scoring.engine import available_architectures, load_architecture
 from scoring.engine.sampling import STRATUM_SEPARATOR, Allocation
 
@@ -182,8 +183,12 @@ class EvaluationSetForm(forms.Form):
 
 # Model versions ------------------------------------------------------------------------------
 
+SCORE_PROBLEMS_SHOWN = 20
 
-class ModelVersionForm(forms.Form):
+
+class ModelVersionForm(CappedUploadsForm):
+    """Weights stop at MAX_WEIGHTS_UPLOAD_BYTES and scores at MAX_SCORES_UPLOAD_BYTES while they stream in."""
+
     name = forms.CharField(max_length=100, help_text="The model's name, e.g. “face-score”.")
     version = forms.CharField(max_length=50, help_text="A new version of an existing name is a new row.")
     kind = forms.ChoiceField(
@@ -261,15 +266,10 @@ class ModelVersionForm(forms.Form):
             self.add_error("config", f"{name} cannot be built from this configuration: {exc}")
 
     def _read_scores(self, upload) -> pd.DataFrame | None:
-        suffix = Path(upload.name).suffix.lower()
-        data = upload.read()
+        """The file as a table of strings, decoded in batches under the import limits (no Parquet bomb)."""
         try:
-            if suffix == ".parquet":
-                return pd.read_parquet(io.BytesIO(data))
-            if suffix == ".csv":
-                return pd.read_csv(io.BytesIO(data), dtype={"item": str})
-        except Exception as exc:  # noqa: BLE001 - any parse failure is the file's fault
-            self.add_error("scores", f"{upload.name} could not be read as {suffix[1:].upper()}: {exc}")
+            return readers.read_upload(upload).frame
+        except ImportFailed as failure:
+            for problem in failure.problems[:SCORE_PROBLEMS_SHOWN]:
+                self.add_error("scores", f"{upload.name}: {problem}")
             return None
-        self.add_error("scores", f"{upload.name}: upload a .csv or .parquet file")
-        return None

@@ -1,5 +1,6 @@
 """Every write of the scoring app: model versions, evaluation sets, score artifacts."""
 
+import struct
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import pyarrow.parquet as pq
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from safetensors import SafetensorError
 
 from consent.errors import RuleViolation
 from consent.features import absolute_path
@@ -27,6 +29,7 @@ from scoring.engine import WeightsError, load_architecture, load_weights, read_s
 from scoring.engine.distribute import score_shards
 from scoring.engine.sampling import STRATUM_SEPARATOR, Allocation, draw, stratum_labels
 from scoring.engine.scoring import ModelSpec, ScoreError, Shard, check_scores, device
+from scoring.engine.weights import NOT_SAFETENSORS
 from scoring.models import EvaluationSet, EvaluationSetMember, ModelVersion, ScoreArtifact
 
 EXCLUDED_AFTER_FREEZE = "consent withdrawn since freeze"
@@ -54,11 +57,18 @@ def register_model_version(
     weights_name: str = "weights.safetensors",
     description: str = "",
 ) -> ModelVersion:
-    """Register trusted architecture code with safetensors weights that fit it exactly."""
+    """Register trusted architecture code with safetensors weights that fit it exactly.
+
+    Malformed safetensors (a header followed by a pickle, a truncated file, a header that is not JSON or
+    not safetensors' layout) are refused like any other bad weights; nothing in them is ever unpickled.
+    """
     try:
-        read_safetensors_header(weights, name=weights_name)
+        check_safetensors_layout(weights, name=weights_name)
         built = load_architecture(architecture, config)
         load_weights(weights, built.module, name=weights_name, architecture=architecture)
+    except SafetensorError as exc:  # the layout check let through something safetensors itself refuses
+        reason = f"safetensors cannot read it: {str(exc).splitlines()[0]}"
+        raise RuleViolation([("weights", NOT_SAFETENSORS.format(name=weights_name, reason=reason))]) from None
     except (WeightsError, ValueError, KeyError) as exc:
         raise RuleViolation([("weights" if isinstance(exc, WeightsError) else "architecture", str(exc))]) from None
     digest = sha256_hex(weights)
@@ -66,6 +76,36 @@ def register_model_version(
         actor=actor, name=name, version=version, kind=ModelVersion.Kind.TORCH, architecture=architecture,
         config=config, data=weights, digest=digest, suffix=".safetensors", description=description,
     )  # fmt: skip
+
+
+def check_safetensors_layout(data: bytes, *, name: str) -> dict:
+    """The header of safetensors bytes whose tensors exactly fill the rest of the file; WeightsError otherwise.
+
+    safetensors needs the tensors to cover every byte after the header: bytes after the last one (a pickle
+    appended, say) or a file that ends before it (truncated) are refused here with the reason named.
+    """
+    try:
+        header = read_safetensors_header(data, name=name)
+    except RecursionError:  # JSON nested deeper than Python parses
+        raise WeightsError(NOT_SAFETENSORS.format(name=name, reason="its header is not JSON")) from None
+    (header_size,) = struct.unpack("<Q", data[:8])
+    body = len(data) - 8 - header_size
+    end = 0
+    for key, entry in header.items():
+        if key == "__metadata__":
+            continue
+        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int and o >= 0 for o in offsets)):
+            reason = f"its header entry {key[:80]!r} does not describe a tensor"
+            raise WeightsError(NOT_SAFETENSORS.format(name=name, reason=reason))
+        end = max(end, offsets[1])
+    if end > body:
+        reason = f"it is truncated: its header describes {end:,} bytes of tensors, the file holds {body:,}"
+        raise WeightsError(NOT_SAFETENSORS.format(name=name, reason=reason))
+    if end < body:
+        reason = f"{body - end:,} bytes follow its last tensor, which safetensors does not allow"
+        raise WeightsError(NOT_SAFETENSORS.format(name=name, reason=reason))
+    return header
 
 
 def register_precomputed_scores(

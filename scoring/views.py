@@ -7,6 +7,7 @@ from django.views.decorators.http import require_POST
 
 from consent.errors import RuleViolation
 from consent.selectors import dataset_by_pk
+from core.uploads import form_data, upload_caps
 from core.web import actor_of, require_permission
 from scoring import selectors, services
 from scoring.forms import EvaluationSetForm, ModelVersionForm, add_problems, whole_number
@@ -97,8 +98,9 @@ def model_versions(request):
 
 
 @require_permission("scoring.register_model")
+@upload_caps(weights="MAX_WEIGHTS_UPLOAD_BYTES", scores="MAX_SCORES_UPLOAD_BYTES")
 def model_new(request):
-    form = ModelVersionForm(request.POST or None, request.FILES or None)
+    form = ModelVersionForm(**form_data(request))
     if request.method == "POST" and form.is_valid():
         try:
             model = _register(request, form.cleaned_data)

@@ -39,6 +39,58 @@ def django_db_setup(django_db_setup, django_db_blocker):
             cursor.execute(f"ALTER TABLE {connection.ops.quote_name(table)} SET (autovacuum_enabled = false)")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def flush_past_the_append_only_triggers():
+    """Let the flush between transactional tests empty the ledger, which the database otherwise refuses.
+
+    The ledger's triggers (migrations/consent/0002 and 0004) refuse DELETE, and on PostgreSQL TRUNCATE, of
+    consent events and of the ledger head, also to the tables' owner; so the `flush` that TransactionTestCase
+    (transaction=True, live_server, the browser tests) runs after each test would fail. For the test suite
+    only, the SQL of Django's flush command is wrapped so that, in the flush's one transaction, the triggers
+    are suspended before the tables are emptied and restored after: on SQLite dropped and re-created from
+    their own stored SQL (sqlite_master), on PostgreSQL disabled and enabled again, which needs the tables'
+    owner (the role the suite runs as; the application's role could not: tests/security/test_ledger_roles.py).
+    If the flush fails, the transaction rolls back with the triggers in place. Outside the tests, `manage.py
+    flush` stays refused, as it should be for evidence.
+    """
+    from django.core.management.commands import flush
+
+    plain_sql_flush = flush.sql_flush
+
+    def sql_flush(style, connection, **options):
+        statements = plain_sql_flush(style, connection, **options)
+        if not statements:
+            return statements
+        suspend, restore = trigger_suspension(connection)
+        return [*suspend, *statements, *restore]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(flush, "sql_flush", sql_flush)
+        yield
+
+
+def trigger_suspension(connection) -> tuple[list[str], list[str]]:
+    """SQL that suspends every enabled user trigger in the database, and SQL that restores them."""
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+            triggers = cursor.fetchall()
+            return [f"DROP TRIGGER {quote(name)}" for name, _ in triggers], [sql for _, sql in triggers]
+        cursor.execute(
+            "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE NOT t.tgisinternal AND t.tgenabled <> 'D' AND c.relnamespace = current_schema()::regnamespace "
+            "ORDER BY c.relname, t.tgname"
+        )
+        triggers = cursor.fetchall()
+    return (
+        # ALTER TABLE refuses a table with deferred foreign-key checks pending: run them first.
+        ["SET CONSTRAINTS ALL IMMEDIATE"]
+        + [f"ALTER TABLE {quote(table)} DISABLE TRIGGER {quote(name)}" for name, table in triggers],
+        [f"ALTER TABLE {quote(table)} ENABLE TRIGGER {quote(name)}" for name, table in triggers],
+    )
+
+
 def file_settings(root: Path) -> dict:
     """Where item files, derived files (feature Parquet, scores, reports) and the signing key go."""
     return {
@@ -46,6 +98,7 @@ def file_settings(root: Path) -> dict:
         "ARTIFACT_ROOT": root / "artifacts",
         "REPORT_SIGNING_KEY": root / "signing" / "key.pem",
         "REPORT_SIGNING_CERT": root / "signing" / "cert.pem",
+        "LEDGER_CHECKPOINT_DIR": root / "ledger-checkpoints",
     }
 
 

@@ -68,6 +68,21 @@ def page(browser, live_server):
 
 
 @pytest.fixture
+def csp_violations(page):
+    """What Chromium refused under the Content-Security-Policy, as its console reports it ("Refused to apply inline
+    style because it violates the following Content Security Policy directive ..."); collected from the first page
+    the test opens. A test asserts it empty once its journey is done."""
+    refused = []
+
+    def listen(message):
+        if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text:
+            refused.append(f"{message.type}: {message.text}")
+
+    page.on("console", listen)
+    return refused
+
+
+@pytest.fixture
 def sign_in(page, role_user):
     """sign_in("steward") signs that role's user in through the sign-in page."""
 

@@ -15,7 +15,7 @@ def run_the_worker_once():
 
 
 def test_a_compliance_officer_builds_an_evaluation_set_runs_an_audit_and_generates_the_quarterly_report(
-    page, sign_in, screenshot, model, policy  # noqa: F811
+    page, sign_in, screenshot, model, policy, csp_violations  # noqa: F811
 ):
     sign_in("officer")
 
@@ -46,6 +46,8 @@ def test_a_compliance_officer_builds_an_evaluation_set_runs_an_audit_and_generat
     assert page.locator("#run-status").get_attribute("data-status") == "succeeded"
     assert page.locator("#verdicts tr[data-grouping='skin_tone:monk_3']").count() >= 1
     assert page.locator("figure.group-chart svg").count() >= 2
+    # The charts keep their colours under the policy: fills are presentation attributes, not refused styles.
+    assert page.locator("figure.group-chart svg path[fill='#dfe8f1']").count() >= 1
     assert AuditRun.objects.get().status == AuditRun.Status.SUCCEEDED
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Reports").click()
@@ -57,3 +59,4 @@ def test_a_compliance_officer_builds_an_evaluation_set_runs_an_audit_and_generat
     assert report.quarter == "2026-Q4" and report.status == "draft"
     assert page.locator("#finding-skin-tone-monk-3-mean-score-gap").is_visible()
     screenshot()
+    assert csp_violations == []

@@ -7,7 +7,7 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def test_a_data_steward_records_a_grant_and_a_withdrawal_and_sees_the_state_change(
-    page, sign_in, screenshot, notice, make_subject
+    page, sign_in, screenshot, notice, make_subject, csp_violations
 ):
     subject = make_subject("SUBJ-BROWSER-1")
     sign_in("steward")
@@ -36,3 +36,6 @@ def test_a_data_steward_records_a_grant_and_a_withdrawal_and_sees_the_state_chan
 
     kinds = list(ConsentEvent.objects.filter(subject=subject).order_by("sequence").values_list("kind", flat=True))
     assert kinds == ["grant", "withdrawal"]
+    # Every page of the journey and each htmx swap (search, grant, withdrawal) ran under the policy untouched.
+    assert page.evaluate("document.querySelector('meta[name=htmx-config]') !== null && window.htmx.config.allowEval") is False
+    assert csp_violations == []

@@ -29,6 +29,12 @@ SETTINGS_VARIABLES = {
     "PRIVACY_POLICY_URL",
     "MAX_IMAGE_PIXELS",
     "LOG_LEVEL",
+    "SQLITE_TIMEOUT",
+    "API_TOKEN_RATE_LIMIT",
+    "DATABASE_UNAVAILABLE_RETRY_AFTER",
+    "AUDIT_RUN_HEARTBEAT_SECONDS",
+    "AUDIT_RUN_STALE_AFTER",
+    "AUDIT_RUN_REAP_INTERVAL",
 }
 
 
@@ -65,9 +71,19 @@ def test_the_deployment_check_passes_with_production_values(tmp_path):
     assert "no issues" in result.stdout
 
 
-def test_the_development_defaults_need_no_environment(tmp_path):
-    result = manage(tmp_path, "check")
+def test_the_development_defaults_need_no_environment_but_debug(tmp_path):
+    result = manage(tmp_path, "check", DEBUG="1")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_it_is_not_in_debug_mode_unless_told(tmp_path):
+    # Without DEBUG in the environment the settings are production's: they refuse to start without a secret key.
+    result = manage(tmp_path, "check")
+    assert result.returncode != 0
+    assert "ImproperEnvironment: SECRET_KEY must be set" in result.stderr
+    shown = manage(tmp_path, "shell", "-c", "from django.conf import settings; print(settings.DEBUG)", **production())
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip().splitlines()[-1] == "False"
 
 
 def test_it_refuses_to_start_in_production_without_a_secret_key(tmp_path):
@@ -98,7 +114,7 @@ def test_it_refuses_to_start_in_production_without_allowed_hosts(tmp_path):
 
 
 def test_it_refuses_a_bad_database_url_scheme(tmp_path):
-    result = manage(tmp_path, "check", DATABASE_URL="mysql://u:p@db/audit")
+    result = manage(tmp_path, "check", DATABASE_URL="mysql://u:p@db/audit", DEBUG="1")
     assert result.returncode != 0
     assert "DATABASE_URL must be a sqlite:// or postgres:// URL" in result.stderr
 
@@ -113,13 +129,13 @@ def test_it_refuses_a_bad_database_url_scheme(tmp_path):
     ],
 )
 def test_it_refuses_a_bad_value_naming_the_variable(tmp_path, variable, value, message):
-    result = manage(tmp_path, "check", **{variable: value})
+    result = manage(tmp_path, "check", **{"DEBUG": "1", variable: value})
     assert result.returncode != 0
     assert message in result.stderr
 
 
 def test_it_accepts_a_log_level_in_any_case(tmp_path):
-    result = manage(tmp_path, "check", LOG_LEVEL="warning")
+    result = manage(tmp_path, "check", LOG_LEVEL="warning", DEBUG="1")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

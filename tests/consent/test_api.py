@@ -223,6 +223,31 @@ def test_repeating_a_grant_without_a_collection_time_returns_the_first_event(api
     assert stored_events() == ["kiosk-grant-1"]
 
 
+def test_a_grant_whose_first_attempt_met_a_locked_database_is_stored_once_when_retried(api_as, subject, notice):
+    """The lock strikes after the event is written and before its audit-log row: the whole attempt rolls back, the
+    client gets 503 with Retry-After, and its retry under the same event id records the event exactly once."""
+    from django.db import OperationalError, connection
+
+    steward, written = api_as("steward"), []
+
+    def locked_at_the_audit_log(execute, sql, params, many, context):
+        if sql.startswith('INSERT INTO "core_auditlogentry"') and "consent.grant" in params and not written:
+            written.append(ConsentEvent.objects.count())  # the event is in, uncommitted
+            raise OperationalError("database is locked")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(locked_at_the_audit_log):
+        first = post(steward, "events/grant", grant_body())
+    assert written == [1]
+    assert (first.status_code, first["Retry-After"]) == (503, "5")
+    assert ConsentEvent.objects.count() == 0 and not AuditLogEntry.objects.filter(action="consent.grant").exists()
+    retried, repeated = post(steward, "events/grant", grant_body()), post(steward, "events/grant", grant_body())
+    assert (retried.status_code, repeated.status_code) == (201, 200)
+    assert repeated.json() == retried.json()
+    assert ConsentEvent.objects.count() == 1
+    assert AuditLogEntry.objects.filter(action="consent.grant").count() == 1
+
+
 def test_reusing_an_event_id_for_a_different_grant_is_a_conflict_naming_the_event_id(api_as, subject, notice):
     steward = api_as("steward")
     post(steward, "events/grant", grant_body())

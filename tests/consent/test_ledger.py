@@ -31,12 +31,25 @@ def three_events(grant, make_subject):
     ]
 
 
-def drop_append_only_trigger():
+LEDGER_TABLES = ("consent_consentevent", "consent_ledgerhead")
+
+
+def drop_ledger_triggers():
+    """What a role with DDL rights on the ledger can do (the owner on PostgreSQL, anyone on SQLite).
+
+    The test's transaction rolls it back with everything else.
+    """
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
-            cursor.execute("DROP TRIGGER consent_event_append_only")
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN (%s, %s)", LEDGER_TABLES
+            )
+            for (name,) in cursor.fetchall():
+                cursor.execute(f'DROP TRIGGER "{name}"')
         else:
-            cursor.execute("DROP TRIGGER consent_event_append_only ON consent_consentevent")
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER TABLE waits for no deferred foreign-key check
+            for table in LEDGER_TABLES:
+                cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
 
 
 def stored(column, sequence):
@@ -47,7 +60,7 @@ def stored(column, sequence):
 
 def tamper(column, value, sequence=2):
     """Write a value into a stored event behind the application's back."""
-    drop_append_only_trigger()
+    drop_ledger_triggers()
     placeholder = "%s::jsonb" if column == "purposes" and connection.vendor == "postgresql" else "%s"
     with connection.cursor() as cursor:
         cursor.execute(
@@ -206,6 +219,7 @@ def test_an_erased_subject_keeps_the_chain_intact(three_events, erase):
 
 
 def test_it_notices_a_removed_last_event_through_the_ledger_head(three_events):
+    drop_ledger_triggers()
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM consent_guardianconsent")
         cursor.execute("DELETE FROM consent_consentevent WHERE sequence = 3")
@@ -218,6 +232,7 @@ def test_it_notices_a_removed_last_event_through_the_ledger_head(three_events):
 
 
 def test_it_notices_a_removed_middle_event(three_events):
+    drop_ledger_triggers()
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM consent_consentevent WHERE sequence = 2")
     check = ledger.verify()
@@ -227,6 +242,7 @@ def test_it_notices_a_removed_middle_event(three_events):
 
 
 def test_it_notices_an_altered_ledger_head(three_events):
+    drop_ledger_triggers()
     LedgerHead.objects.filter(pk=1).update(hash="f" * 64)
     assert ledger.verify().broken_event_id == "(ledger head)"
 
@@ -239,6 +255,63 @@ def test_the_database_refuses_to_update_an_event(three_events):
         cursor.execute("UPDATE consent_consentevent SET channel = 'email' WHERE sequence = 1")
     assert "append-only" in str(refused.value)
     assert ConsentEvent.objects.get(pk=1).channel == "web_form"
+    assert ledger.verify().ok
+
+
+def test_the_database_refuses_to_delete_an_event(three_events):
+    with pytest.raises((IntegrityError, DatabaseError)) as refused, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM consent_consentevent WHERE sequence = 3")
+    assert "append-only" in str(refused.value)
+    assert ConsentEvent.objects.count() == 3
+    assert ledger.verify().ok
+
+
+def test_the_database_refuses_to_delete_every_event(three_events):
+    # SQLite empties a table without visiting its rows unless a trigger is there to see them.
+    with pytest.raises((IntegrityError, DatabaseError)), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM consent_guardianconsent")
+        cursor.execute("DELETE FROM consent_consentevent")
+    assert ConsentEvent.objects.count() == 3
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no TRUNCATE")
+def test_the_database_refuses_to_truncate_the_ledger(three_events):
+    for table in ("consent_consentevent", "consent_ledgerhead", "consent_subject"):  # the last by CASCADE
+        with pytest.raises(DatabaseError) as refused, transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # else the fixtures' pending foreign-key checks refuse it
+            cursor.execute(f"TRUNCATE {table} CASCADE")
+        assert "append-only: TRUNCATE refused" in str(refused.value)
+    assert ConsentEvent.objects.count() == 3
+    assert ledger.verify().ok
+
+
+def test_the_database_refuses_to_delete_the_ledger_head(three_events):
+    with pytest.raises((IntegrityError, DatabaseError)) as refused, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM consent_ledgerhead")
+    assert "append-only" in str(refused.value)
+    assert LedgerHead.objects.get().sequence == 3
+
+
+@pytest.mark.parametrize(
+    "assignment",
+    [
+        "sequence = 2",  # back to an earlier event, as after removing the last one
+        "sequence = 0, hash = '" + "0" * 64 + "'",  # back to the empty ledger
+        "hash = '" + "f" * 64 + "'",  # another hash at the same sequence
+        "id = 2",
+    ],
+)
+def test_the_database_refuses_to_move_the_ledger_head_back_or_rewrite_it(three_events, assignment):
+    head = LedgerHead.objects.get()
+    with pytest.raises((IntegrityError, DatabaseError)) as refused, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"UPDATE consent_ledgerhead SET {assignment}")  # noqa: S608
+    assert "append-only" in str(refused.value)
+    assert LedgerHead.objects.values_list("id", "sequence", "hash").get() == (1, 3, head.hash)
+
+
+def test_appending_still_moves_the_ledger_head_forward(three_events, grant, make_subject):
+    event = grant(make_subject("S-4"), event_id="EV-4")
+    assert LedgerHead.objects.values_list("sequence", "hash").get() == (4, event.hash)
     assert ledger.verify().ok
 
 
