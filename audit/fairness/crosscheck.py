@@ -22,7 +22,7 @@ import pandas as pd
 
 from audit.fairness.data import AuditData
 from audit.fairness.errors import CROSS_CHECK_FAILED, CrossCheckError
-from audit.fairness.spec import INTERSECTION_SEPARATOR
+from audit.fairness.spec import GAP_COMPONENTS, INTERSECTION_SEPARATOR
 
 TOLERANCE = 1e-9
 LIBRARIES = ("fairlearn", "aif360", "scikit-learn", "scipy")
@@ -164,20 +164,6 @@ def _groups(figures, name, section, compare):
             compare(library, column, f"{name} = {label}", group.get(column), values.loc[label])
 
 
-GAP_COLUMNS = {
-    "mean_score_gap": ("mean_score",),
-    "selection_rate_gap": ("selection_rate",),
-    "equal_opportunity_gap": ("tpr",),
-    "false_positive_rate_gap": ("fpr",),
-    "equalized_odds_difference": ("tpr", "fpr"),
-    "predictive_parity_gap": ("precision",),
-    "mean_absolute_error_gap": ("mean_absolute_error",),
-    "disparate_impact_ratio": ("selection_rate",),
-    "true_positive_rate_ratio": ("tpr",),
-    "false_positive_rate_ratio": ("fpr",),
-    "equalized_odds_ratio": ("tpr", "fpr"),
-    "precision_ratio": ("precision",),
-}
 
 
 def _gaps(figures, name, section, compare):
@@ -186,7 +172,7 @@ def _gaps(figures, name, section, compare):
         judged = [label for label in section["groups"] if label not in gap["insufficient_groups"]]
         if len(judged) < 2:
             continue
-        values = [figures[column][1].loc[judged].astype(float) for column in GAP_COLUMNS[metric]]
+        values = [figures[column][1].loc[judged].astype(float) for column in GAP_COMPONENTS[metric]]
         if gap["scale"] == "ratio":
             theirs = min(v.min() / v.max() for v in values)
         else:
